@@ -1,0 +1,109 @@
+"""SQL for sending accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.store.db import Database, StoreError, now
+
+# Columns an operator may set; everything else is managed by Postroom.
+ACCOUNT_FIELDS = (
+    "name",
+    "provider",
+    "host",
+    "port",
+    "tls",
+    "auth",
+    "username",
+    "secret",
+    "oauth_token_cmd",
+    "allow_plaintext_auth",
+    "verify_tls",
+    "envelope_from",
+    "rate",
+    "max_connections",
+    "max_messages_per_connection",
+    "max_per_hour",
+    "max_per_day",
+    "max_message_bytes",
+    "warmup",
+    "warmup_started_at",
+    "limits_source",
+)
+
+
+def _only_known(values: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise StoreError(f"unknown account field(s): {', '.join(sorted(unknown))}")
+    return values
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def all(self) -> list[dict[str, Any]]:
+        return self.db.all("SELECT * FROM accounts ORDER BY name")
+
+    def get(self, account_id: int) -> dict[str, Any] | None:
+        return self.db.one("SELECT * FROM accounts WHERE id = ?", (account_id,))
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        return self.db.one("SELECT * FROM accounts WHERE name = ?", (name,))
+
+    def require(self, name: str) -> dict[str, Any]:
+        account = self.by_name(name)
+        if account is None:
+            raise StoreError(f"no account named {name!r}")
+        return account
+
+    def create(self, **values: Any) -> int:
+        values = _only_known(values)
+        stamp = now()
+        values = {**values, "created_at": stamp, "updated_at": stamp}
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.db.transaction():
+            cursor = self.db.execute(
+                f"INSERT INTO accounts ({columns}) VALUES ({marks})",  # noqa: S608 - names checked
+                tuple(values.values()),
+            )
+        return int(cursor.lastrowid)
+
+    def update(self, account_id: int, **values: Any) -> None:
+        values = _only_known(values)
+        if not values:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.db.transaction():
+            self.db.execute(
+                f"UPDATE accounts SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
+                (*values.values(), now(), account_id),
+            )
+
+    def set_state(self, account_id: int, state: str, reason: str | None = None) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE accounts SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
+                (state, reason, now(), account_id),
+            )
+
+    def record_error(self, account_id: int, error: str) -> None:
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE accounts SET last_error = ?, last_error_at = ? WHERE id = ?",
+                (error, now(), account_id),
+            )
+
+    def delete(self, account_id: int) -> None:
+        with self.db.transaction():
+            self.db.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+
+    def sent_since(self, account_id: int, since: float) -> int:
+        """Messages this account delivered since ``since`` (survives restarts)."""
+        return self.db.scalar(
+            "SELECT count(*) FROM delivery_attempts"
+            " WHERE account_id = ? AND finished_at >= ? AND outcome = 'sent'",
+            (account_id, since),
+        )

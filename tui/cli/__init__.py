@@ -1,0 +1,48 @@
+"""`postroom` — the console, and subcommands for scripting and headless runs.
+
+Each subcommand module has ``register(subparsers, common)``; a handler gets
+the parsed arguments and returns the exit status. Errors the operator can fix
+(``StoreError``, ``ConfigError``, ``CliError``) print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.config import ConfigError
+from core.store import StoreError
+from tui.cli import config_cmd, console, sink
+from tui.cli.common import CliError, common_options
+
+# Subcommand modules, in the order `postroom --help` lists them.
+COMMAND_MODULES = [console, sink, config_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="postroom",
+        description="Terminal operations console for email campaigns.",
+        parents=[common],
+        epilog="Run without a command to open the console. "
+        "Each command has --help.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None) or console.open_console
+    try:
+        return int(handler(args) or 0)
+    except (StoreError, ConfigError, CliError) as exc:
+        print(f"postroom: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
