@@ -12,15 +12,15 @@ run: $(STAMP_RUN)
 	$(BIN)/postroom demo
 
 test: $(STAMP_TEST)
-	$(BIN)/ruff check core tui tests bench
-	$(BIN)/ruff format --check core tui tests bench
+	$(BIN)/ruff check core tui tests bench sample_data
+	$(BIN)/ruff format --check core tui tests bench sample_data
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check core tui tests bench
+	$(BIN)/ruff check core tui tests bench sample_data
 
 format: $(STAMP_TEST)
 	$(BIN)/ruff format core tui tests bench

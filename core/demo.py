@@ -47,6 +47,9 @@ def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -
     )
     store.campaigns.set_accounts(
         campaign_id,
-        {store.accounts.require(name)["id"]: weight for name, weight in campaign["accounts"].items()},
+        {
+            store.accounts.require(name)["id"]: weight
+            for name, weight in campaign["accounts"].items()
+        },
     )
     return store

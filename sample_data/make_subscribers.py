@@ -9,8 +9,72 @@ import csv
 import random
 from pathlib import Path
 
-FIRST = "Ada Alan Anna Ben Carla Chen Dara Elif Emil Eva Femi Grace Hana Ivan Jon Kai Lea Luis Maya Mia Nils Noor Omar Pia Raj Rosa Sam Tara Uma Yara Zoe".split()
-LAST = "Lovelace Turing Berg Okafor Silva Chen Novak Kaya Larsen Rossi Adeyemi Hopper Sato Petrov Snow Weber Costa Moreau Patel Garcia Nakamura Khan Haddad Lind Rao Diaz Ito Byrne Iyer Aziz Quinn".split()
+FIRST = [
+    "Ada",
+    "Alan",
+    "Anna",
+    "Ben",
+    "Carla",
+    "Chen",
+    "Dara",
+    "Elif",
+    "Emil",
+    "Eva",
+    "Femi",
+    "Grace",
+    "Hana",
+    "Ivan",
+    "Jon",
+    "Kai",
+    "Lea",
+    "Luis",
+    "Maya",
+    "Mia",
+    "Nils",
+    "Noor",
+    "Omar",
+    "Pia",
+    "Raj",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Berg",
+    "Okafor",
+    "Silva",
+    "Chen",
+    "Novak",
+    "Kaya",
+    "Larsen",
+    "Rossi",
+    "Adeyemi",
+    "Hopper",
+    "Sato",
+    "Petrov",
+    "Snow",
+    "Weber",
+    "Costa",
+    "Moreau",
+    "Patel",
+    "Garcia",
+    "Nakamura",
+    "Khan",
+    "Haddad",
+    "Lind",
+    "Rao",
+    "Diaz",
+    "Ito",
+    "Byrne",
+    "Iyer",
+    "Aziz",
+    "Quinn",
+]
 DOMAINS = ["example.com", "example.org", "example.net", "mail.example.com", "münchen.example"]
 COUNTRIES = ["DE", "FR", "GB", "US", "NL", "SE", "ES", "IT", "PL", "JP"]
 PLANS = ["free", "pro", "team"]
@@ -29,9 +93,41 @@ def main() -> None:
         email, *rest = rows[n * 7]
         local, domain = email.split("@")
         rows.append([f"{local}@{domain.upper()}", *rest])
-    for role in ("postmaster", "abuse", "noreply", "info", "support", "admin", "sales", "webmaster", "billing", "hostmaster"):
+    for role in (
+        "postmaster",
+        "abuse",
+        "noreply",
+        "info",
+        "support",
+        "admin",
+        "sales",
+        "webmaster",
+        "billing",
+        "hostmaster",
+    ):
         rows.append([f"{role}@example.com", "", "", "US", "free", "2024-01-01"])
-    for bad in ("not-an-address", "missing-at.example.com", "two@@example.com", "trailing.dot.@example.com", "space in@example.com", "@example.com", "nobody@", "comma,name@example.com", "x@-bad-.example", "quote\"@example.com", "a@b", "", "unicode-\u00e9@", "dots..in@example.com", "<angle@example.com>", "semi;colon@example.com", "tab\tchar@example.com", "very" + "long" * 70 + "@example.com", "no-tld@localhost", "ip@[300.1.1.1]"):
+    for bad in (
+        "not-an-address",
+        "missing-at.example.com",
+        "two@@example.com",
+        "trailing.dot.@example.com",
+        "space in@example.com",
+        "@example.com",
+        "nobody@",
+        "comma,name@example.com",
+        "x@-bad-.example",
+        'quote"@example.com',
+        "a@b",
+        "",
+        "unicode-\u00e9@",
+        "dots..in@example.com",
+        "<angle@example.com>",
+        "semi;colon@example.com",
+        "tab\tchar@example.com",
+        "very" + "long" * 70 + "@example.com",
+        "no-tld@localhost",
+        "ip@[300.1.1.1]",
+    ):
         rows.append([bad, "Broken", "Row", "DE", "free", "2025-02-02"])
     rng.shuffle(rows)
     out = Path(__file__).with_name("subscribers.csv")

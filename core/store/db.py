@@ -82,11 +82,10 @@ class Database:
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            if not self.path.exists():
-                if not create:
-                    raise StoreError(f"{self.path}: no such database")
-                create_private_file(self.path)
+        if str(path) != ":memory:" and not self.path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no such database")
+            create_private_file(self.path)
         self.conn = sqlite3.connect(
             str(path), timeout=30.0, isolation_level=None, check_same_thread=False
         )

@@ -167,9 +167,7 @@ class Suppressions:
         return self.db.one("SELECT 1 FROM suppressions WHERE email = ?", (email,)) is not None
 
     def all(self, limit: int = 1000) -> list[dict[str, Any]]:
-        return self.db.all(
-            "SELECT * FROM suppressions ORDER BY created_at DESC LIMIT ?", (limit,)
-        )
+        return self.db.all("SELECT * FROM suppressions ORDER BY created_at DESC LIMIT ?", (limit,))
 
     def count(self) -> int:
         return self.db.scalar("SELECT count(*) FROM suppressions")

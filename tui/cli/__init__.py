@@ -26,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="postroom",
         description="Terminal operations console for email campaigns.",
         parents=[common],
-        epilog="Run without a command to open the console. "
-        "Each command has --help.",
+        epilog="Run without a command to open the console. Each command has --help.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:

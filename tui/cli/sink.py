@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from pathlib import Path
@@ -18,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         description="Accepts every message on HOST:PORT and prints one line per message. "
         "Point an account at it to rehearse a campaign. Ctrl-C stops it.",
     )
-    sink.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sink.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     sink.add_argument("--port", type=int, default=2525, help="port to listen on (default 2525)")
     sink.add_argument("--maildir", type=Path, help="also store each message in this Maildir")
     sink.set_defaults(handler=run_sink)
@@ -32,9 +35,7 @@ def run_sink(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with CaptureServer(args.host, args.port, args.maildir, on_message=show) as server:
         print(f"sink: listening on {server.host}:{server.port}; Ctrl-C stops", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     print(f"sink: received {server.handler.count} message(s)", flush=True)
     return 0

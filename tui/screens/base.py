@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import RowDoesNotExist
 
 from tui.widgets.command_bar import CommandBar
 from tui.widgets.header import ViewHeader
@@ -107,10 +109,8 @@ class TableScreen(BaseScreen):
                 table.add_row(*cells, key=str(key))
         self.query_one("#empty").set_class(table.row_count == 0, "-shown")
         if selected is not None:
-            try:
+            with contextlib.suppress(RowDoesNotExist):  # gone, or filtered out
                 table.move_cursor(row=table.get_row_index(str(selected)))
-            except Exception:  # noqa: BLE001 - the row is gone or filtered out
-                pass
         self.refresh_header()
 
     @property
@@ -120,7 +120,7 @@ class TableScreen(BaseScreen):
             return None
         try:
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - empty or stale cursor
+        except RowDoesNotExist:
             return None
 
     def apply_argument(self, argument: str) -> None:

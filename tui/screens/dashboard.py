@@ -17,7 +17,13 @@ class DashboardScreen(TableScreen):
         return [
             (
                 c["id"],
-                (c["name"], c["state"], count(c["sent"]), count(c["total"]), percent(c["sent"], c["total"])),
+                (
+                    c["name"],
+                    c["state"],
+                    count(c["sent"]),
+                    count(c["total"]),
+                    percent(c["sent"], c["total"]),
+                ),
             )
             for c in self.store.campaigns.all()
         ]
