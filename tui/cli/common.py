@@ -61,3 +61,25 @@ def require_writable(args: argparse.Namespace, what: str) -> None:
 
 def current_user() -> str:
     return getpass.getuser()
+
+
+_GROUPS: dict[int, dict[str, argparse._SubParsersAction]] = {}
+
+
+def command_group(
+    subparsers: argparse._SubParsersAction,
+    parent: argparse.ArgumentParser,
+    name: str,
+    help: str,
+) -> argparse._SubParsersAction:
+    """The actions of ``postroom NAME``, shared by every module that adds one.
+
+    Several modules add actions to one group (the engine adds ``campaigns
+    launch``, the campaigns module ``campaigns create``): the first call
+    creates the group, later calls get the same one.
+    """
+    groups = _GROUPS.setdefault(id(subparsers), {})
+    if name not in groups:
+        group = subparsers.add_parser(name, parents=[parent], help=help)
+        groups[name] = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    return groups[name]

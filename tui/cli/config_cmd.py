@@ -9,8 +9,7 @@ from tui.cli import common
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    config = subparsers.add_parser("config", parents=[parent], help="settings file")
-    actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = common.command_group(subparsers, parent, "config", "settings file")
     init = actions.add_parser(
         "init", parents=[parent], help="write a commented default settings file (mode 0600)"
     )
