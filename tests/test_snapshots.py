@@ -28,3 +28,10 @@ def test_help_at_80x24(snap_compare, demo_db):
 
 def test_readonly_header_at_80x24(snap_compare, demo_db):
     assert snap_compare(make_app(demo_db, readonly=True), terminal_size=SIZE)
+
+
+def test_no_color_at_80x24(snap_compare, demo_db, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(demo_db, start_view="campaigns")
+    assert app.no_color
+    assert snap_compare(app, terminal_size=SIZE)
