@@ -50,7 +50,7 @@ async def test_starttls_and_password_give_an_authenticated_session(cert):
         finally:
             await close_session(smtp)
         assert server.handler.count == 1
-        assert server.handler.auth_attempts == ["PLAIN news"]
+        assert server.handler.logins == ["PLAIN news"]
 
 
 async def test_implicit_tls_is_verified_and_authenticates(cert):
@@ -86,7 +86,7 @@ async def test_server_without_starttls_gets_no_credentials(tmp_path):
         await open_session(account(server.port))
     assert caught.value.stage == "starttls_missing"
     assert "does not offer STARTTLS" in str(caught.value)
-    assert server.handler.auth_attempts == []
+    assert server.handler.logins == []
 
 
 async def test_plaintext_auth_is_refused_before_connecting_unless_allowed_on_loopback():
@@ -105,7 +105,7 @@ async def test_plaintext_auth_on_loopback_with_opt_in():
     with auth_smtp_server(None, mode="plain", users={"news": PASSWORD}) as server:
         smtp = await open_session(account(server.port, tls="none", allow_plaintext_auth=1))
         await close_session(smtp)
-    assert server.handler.auth_attempts == ["PLAIN news"]
+    assert server.handler.logins == ["PLAIN news"]
 
 
 async def test_certificate_for_another_name_is_a_name_mismatch(tmp_path):
@@ -118,7 +118,7 @@ async def test_certificate_for_another_name_is_a_name_mismatch(tmp_path):
     assert caught.value.stage == "certificate"
     assert "certificate name mismatch" in str(caught.value)
     assert "127.0.0.1" in str(caught.value)
-    assert server.handler.auth_attempts == []
+    assert server.handler.logins == []
 
 
 async def test_untrusted_certificate_is_refused_by_default(cert):
@@ -161,7 +161,7 @@ async def test_xoauth2_uses_the_token_command(cert, tmp_path):
         good = account(server.port, auth="xoauth2", secret=None, oauth_token_cmd=str(script))
         smtp = await open_session(good, tls_context=cert.client_context())
         await close_session(smtp)
-        assert server.handler.auth_attempts == ["XOAUTH2 news"]
+        assert server.handler.logins == ["XOAUTH2 news"]
 
         failing = {
             **good,

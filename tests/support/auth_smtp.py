@@ -26,13 +26,13 @@ class AuthHandler(CaptureHandler):
     def __init__(self, tokens: set[str]) -> None:
         super().__init__()
         self.tokens = tokens
-        self.auth_attempts: list[str] = []  # "MECHANISM user", in order
+        self.logins: list[str] = []  # "MECHANISM user", in order
 
     async def auth_XOAUTH2(self, server: object, args: list[str]) -> AuthResult:
         raw = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
         parts = dict(p.split("=", 1) for p in raw.split("\x01") if "=" in p)
         token = parts.get("auth", "").removeprefix("Bearer ")
-        self.auth_attempts.append(f"XOAUTH2 {parts.get('user', '')}")
+        self.logins.append(f"XOAUTH2 {parts.get('user', '')}")
         if token in self.tokens:
             return AuthResult(success=True, handled=False, auth_data=parts.get("user"))
         return AuthResult(success=False, handled=False)
@@ -60,7 +60,7 @@ def auth_smtp_server(
     def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
         if isinstance(auth_data, LoginPassword):
             name, password = auth_data.login.decode(), auth_data.password.decode()
-            handler.auth_attempts.append(f"{mechanism} {name}")
+            handler.logins.append(f"{mechanism} {name}")
             return AuthResult(success=users.get(name) == password, handled=False)
         return AuthResult(success=False, handled=False)
 
