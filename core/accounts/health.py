@@ -72,12 +72,26 @@ def account_health(
 ) -> Health:
     """Health of one account; ``live`` is the engine's stats entry for it, if any."""
     at = time.time() if at is None else at
+    hour = store.accounts.sent_since(account["id"], at - HOUR)
+    day = store.accounts.sent_since(account["id"], at - DAY)
+    return health_from_counts(account, hour, day, at=at, live=live)
+
+
+def health_from_counts(
+    account: dict[str, Any],
+    sent_hour: int,
+    sent_day: int,
+    *,
+    at: float,
+    live: dict | None = None,
+) -> Health:
+    """Health from counts already fetched (a table fetches them for all accounts at once)."""
     day, cap = warmup_today(account, at)
     return Health(
         state=account["state"],
         state_label=state_label(account),
-        sent_hour=store.accounts.sent_since(account["id"], at - HOUR),
-        sent_day=store.accounts.sent_since(account["id"], at - DAY),
+        sent_hour=sent_hour,
+        sent_day=sent_day,
         max_per_hour=account.get("max_per_hour"),
         max_per_day=account.get("max_per_day"),
         configured_rate=float(account["rate"]),
