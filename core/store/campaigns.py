@@ -130,3 +130,6 @@ class Campaigns:
                 "INSERT INTO campaign_accounts (campaign_id, account_id, weight) VALUES (?, ?, ?)",
                 [(campaign_id, account_id, weight) for account_id, weight in weights.items()],
             )
+
+    def segment_list_id(self, segment_id: int) -> int | None:
+        return self.db.scalar("SELECT list_id FROM segments WHERE id = ?", (segment_id,))
