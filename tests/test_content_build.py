@@ -65,7 +65,7 @@ def test_built_message_parses_back_with_every_required_header(store):
     assert re.fullmatch(r"<[^@<>]+@example\.com>", rendered.message_id)
     assert compiled.envelope_from == "news@example.com"
     # Each header exactly once.
-    names = [name.lower() for name in msg.keys()]
+    names = [name.lower() for name in msg]
     assert len(names) == len(set(names))
 
 

@@ -42,7 +42,7 @@ def render(store, email="ada@example.com", people=None, **overrides):
 
 
 def assert_no_injected_header(data: bytes, msg) -> None:
-    assert {name.lower() for name in msg.keys()} == EXPECTED_HEADERS
+    assert {name.lower() for name in msg} == EXPECTED_HEADERS
     assert "Bcc" not in msg
     head = data.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nBcc:" not in head and b"\x00" not in data

@@ -88,7 +88,9 @@ def ascii_domain(domain: str) -> str:
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise RenderError(f"domain {domain!r} is not a valid internationalised name: {exc}")
+        raise RenderError(
+            f"domain {domain!r} is not a valid internationalised name: {exc}"
+        ) from None
 
 
 def recipient_address(email: str, *, smtputf8: bool) -> str:
