@@ -8,6 +8,7 @@ import csv
 import tomllib
 from pathlib import Path
 
+from core.accounts.transfer import import_accounts, parse_accounts
 from core.content.campaign_file import create_from_file
 from core.store import Store
 
@@ -17,9 +18,11 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -> Store:
     """Create a demo database at ``db_path`` with its accounts on ``smtp_port``."""
     store = Store(db_path)
-    accounts = tomllib.loads((sample_data / "accounts.toml").read_text(encoding="utf-8"))
-    for account in accounts.get("account", []):
-        store.accounts.create(**{**account, "port": smtp_port, "limits_source": "sample"})
+    path = sample_data / "accounts.toml"
+    accounts = parse_accounts(path.read_text(encoding="utf-8"), path)
+    for account in accounts:
+        account.update(port=smtp_port, limits_source="sample")
+    import_accounts(store, accounts, user="demo")
 
     # Interim loader until the list importer lands: lower-cases the domain and
     # marks rows without exactly one "@" invalid.
