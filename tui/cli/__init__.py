@@ -15,10 +15,12 @@ from core.config import ConfigError
 from core.store import StoreError
 from tui.cli import (
     accounts,
+    campaigns,
     config_cmd,
     console,
     dns_cmd,
     sink,
+    unsubscribe_cmd,
 )
 from tui.cli.common import CliError, common_options
 
@@ -30,6 +32,8 @@ COMMAND_MODULES = [
     config_cmd,
     accounts,
     dns_cmd,
+    campaigns,
+    unsubscribe_cmd,
 ]
 
 
