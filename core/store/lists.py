@@ -209,6 +209,17 @@ class ImportStaging:
     def add(self, rows: list[tuple[str, str, str, int, int]]) -> None:
         """Stage ``(email, domain, fields_json, role, line)`` rows; a repeated
         email merges its fields into the earlier row (later values win)."""
+        # One transaction per batch: autocommit would journal every row. It
+        # only writes the TEMP database, so it takes no lock on the main one.
+        self.db.execute("BEGIN")
+        try:
+            self._add(rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _add(self, rows: list[tuple[str, str, str, int, int]]) -> None:
         self.db.executemany(
             """
             INSERT INTO temp.import_rows (email, domain, fields, role, line)
