@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from core.lists import segments as seg
 from core.store.db import Database, StoreError, now
 
 
@@ -102,22 +103,157 @@ class Subscribers:
         return self.db.one("SELECT * FROM subscribers WHERE email = ?", (email,))
 
     def page(
-        self, list_id: int, *, after_id: int = 0, limit: int = 100, search: str = ""
+        self,
+        list_id: int | None,
+        *,
+        after_id: int = 0,
+        before_id: int | None = None,
+        limit: int = 100,
+        search: str = "",
+        where: seg.Node | None = None,
     ) -> list[dict[str, Any]]:
-        """One page of a list's members, keyset-paged by subscriber id."""
-        like = f"%{search}%"
-        return self.db.all(
-            """
-            SELECT s.* FROM list_members m JOIN subscribers s ON s.id = m.subscriber_id
-            WHERE m.list_id = ? AND s.id > ?
-              AND (? = '' OR s.email LIKE ? OR s.fields LIKE ?)
-            ORDER BY s.id LIMIT ?
-            """,
-            (list_id, after_id, search, like, like, limit),
+        """One page of subscribers (of a list, or all), keyset-paged by id.
+
+        ``after_id`` pages forward; ``before_id`` pages backward (rows still
+        come back in ascending id order). ``search`` matches the address or
+        any field value (substring, case-insensitive); ``where`` is a parsed
+        segment filter.
+        """
+        source, clauses, params = self._filters(list_id, search, where)
+        if before_id is not None:
+            clauses.append("s.id < ?")
+            params.append(before_id)
+            order = "DESC"
+        else:
+            clauses.append("s.id > ?")
+            params.append(after_id)
+            order = "ASC"
+        rows = self.db.all(
+            f"SELECT s.* FROM {source} WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed fragments, values bound
+            f" ORDER BY s.id {order} LIMIT ?",
+            (*params, limit),
         )
+        return rows[::-1] if before_id is not None else rows
+
+    def id_at(
+        self,
+        list_id: int | None,
+        offset: int,
+        *,
+        search: str = "",
+        where: seg.Node | None = None,
+    ) -> int | None:
+        """The id of the row at ``offset`` (0-based) in id order: one index
+        scan, used only to jump far (End, scrollbar drag), never to page."""
+        source, clauses, params = self._filters(list_id, search, where)
+        return self.db.scalar(
+            f"SELECT s.id FROM {source} WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed fragments, values bound
+            " ORDER BY s.id LIMIT 1 OFFSET ?",
+            (*params, offset),
+        )
+
+    def count(
+        self, list_id: int | None = None, *, search: str = "", where: seg.Node | None = None
+    ) -> int:
+        if list_id is not None and not search and where is None:
+            return self.count_in_list(list_id)
+        source, clauses, params = self._filters(list_id, search, where)
+        return self.db.scalar(
+            f"SELECT count(*) FROM {source} WHERE {' AND '.join(clauses)}",  # noqa: S608 - fixed fragments, values bound
+            params,
+        )
+
+    def iterate(
+        self, list_id: int | None = None, *, where: seg.Node | None = None, batch: int = 5000
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching subscriber in id order, a keyset batch at a time
+        (exports stream: memory stays flat)."""
+        after = 0
+        while True:
+            rows = self.page(list_id, after_id=after, limit=batch, where=where)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1]["id"]
+
+    def _filters(
+        self, list_id: int | None, search: str, where: seg.Node | None
+    ) -> tuple[str, list[str], list[Any]]:
+        """FROM clause, WHERE clauses and their parameters for a query over
+        subscribers ``s``; a list's members are read through its membership
+        index (list_id, subscriber_id), in subscriber id order."""
+        source = "subscribers s"
+        clauses: list[str] = ["1"]
+        params: list[Any] = []
+        if list_id is not None:
+            source = "list_members m JOIN subscribers s ON s.id = m.subscriber_id"
+            clauses.append("m.list_id = ?")
+            params.append(list_id)
+        if search:
+            clauses.append("(instr(s.email, ?) > 0 OR instr(lower(s.fields), ?) > 0)")
+            params += [search.lower(), search.lower()]
+        if where is not None:
+            sql, more = render_filter(where)
+            clauses.append(sql)
+            params += more
+        return source, clauses, params
 
     def count_in_list(self, list_id: int) -> int:
         return self.db.scalar("SELECT count(*) FROM list_members WHERE list_id = ?", (list_id,))
+
+
+# -- segment filters as SQL ------------------------------------------------------
+# Every fragment below is fixed text chosen by node type; every value, field
+# name (as a JSON path) and list name is a bound parameter.
+
+_BUILTIN_SQL = {
+    "email": "s.email",
+    "domain": "s.domain",
+    "valid": "s.valid",
+    "role": "s.role",
+    "suppressed": "EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)",
+}
+_OPERATORS = {"=": "=", "!=": "IS NOT", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _field_sql(field: seg.Field) -> tuple[str, list[Any]]:
+    if field.builtin:
+        return _BUILTIN_SQL[field.name], []
+    return "json_extract(s.fields, ?)", [f'$."{field.name}"']
+
+
+def _bound(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def render_filter(node: seg.Node) -> tuple[str, list[Any]]:
+    """A parsed segment filter as a SQL boolean over ``subscribers s``."""
+    if isinstance(node, seg.And | seg.Or):
+        parts = [render_filter(item) for item in node.items]
+        joiner = " AND " if isinstance(node, seg.And) else " OR "
+        return "(" + joiner.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
+    if isinstance(node, seg.Not):
+        # Missing fields compare as NULL; "not" of unknown is true, as people expect.
+        sql, params = render_filter(node.item)
+        return f"(NOT coalesce({sql}, 0))", params
+    if isinstance(node, seg.InList):
+        return (
+            "EXISTS (SELECT 1 FROM list_members lm JOIN lists l ON l.id = lm.list_id"
+            " WHERE lm.subscriber_id = s.id AND l.name = ?)",
+            [node.name],
+        )
+    column, params = _field_sql(node.field)
+    if isinstance(node, seg.Truthy):
+        return f"(coalesce({column}, 0) NOT IN (0, '', 'false'))", params
+    if isinstance(node, seg.InSet):
+        marks = ", ".join("?" for _ in node.values)
+        values = [_bound(v) for v in node.values]
+        if node.negated:
+            return f"({column} IS NULL OR {column} NOT IN ({marks}))", params * 2 + values
+        return f"({column} IN ({marks}))", params + values
+    if node.op == "contains":
+        return f"(instr(lower({column}), lower(?)) > 0)", [*params, node.value]
+    return f"({column} {_OPERATORS[node.op]} ?)", [*params, _bound(node.value)]
 
 
 class Segments:
@@ -125,10 +261,19 @@ class Segments:
         self.db = db
 
     def all(self) -> list[dict[str, Any]]:
-        return self.db.all("SELECT * FROM segments ORDER BY name")
+        return self.db.all(
+            "SELECT g.*, l.name AS list_name FROM segments g"
+            " LEFT JOIN lists l ON l.id = g.list_id ORDER BY g.name"
+        )
 
     def by_name(self, name: str) -> dict[str, Any] | None:
         return self.db.one("SELECT * FROM segments WHERE name = ?", (name,))
+
+    def require(self, name: str) -> dict[str, Any]:
+        found = self.by_name(name)
+        if found is None:
+            raise StoreError(f"no segment named {name!r}")
+        return found
 
     def create(self, name: str, expression: str, list_id: int | None = None) -> int:
         with self.db.transaction():
@@ -137,6 +282,10 @@ class Segments:
                 (name, list_id, expression, now()),
             )
         return int(cursor.lastrowid)
+
+    def delete(self, segment_id: int) -> None:
+        with self.db.transaction():
+            self.db.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
 
 
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
