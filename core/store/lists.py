@@ -176,6 +176,18 @@ class Subscribers:
                 return
             after = rows[-1]["id"]
 
+    def field_names(
+        self, list_id: int | None = None, *, where: seg.Node | None = None
+    ) -> list[str]:
+        """Every custom field name used by the matching subscribers, sorted."""
+        source, clauses, params = self._filters(list_id, "", where)
+        rows = self.db.all(
+            f"SELECT DISTINCT f.key AS name FROM {source}, json_each(s.fields) f"  # noqa: S608 - fixed fragments, values bound
+            f" WHERE {' AND '.join(clauses)} ORDER BY f.key",
+            params,
+        )
+        return [r["name"] for r in rows]
+
     def _filters(
         self, list_id: int | None, search: str, where: seg.Node | None
     ) -> tuple[str, list[str], list[Any]]:
@@ -318,8 +330,46 @@ class Suppressions:
     def all(self, limit: int = 1000) -> list[dict[str, Any]]:
         return self.db.all("SELECT * FROM suppressions ORDER BY created_at DESC LIMIT ?", (limit,))
 
-    def count(self) -> int:
-        return self.db.scalar("SELECT count(*) FROM suppressions")
+    def count(self, reason: str | None = None) -> int:
+        if reason is None:
+            return self.db.scalar("SELECT count(*) FROM suppressions")
+        return self.db.scalar("SELECT count(*) FROM suppressions WHERE reason = ?", (reason,))
+
+    def add_many(self, rows: list[tuple[str, str, str, str, float]]) -> int:
+        """Insert ``(email, reason, source, detail, created_at)`` rows; an
+        address already suppressed keeps its first reason and time. Call
+        inside ``db.transaction()`` to make a whole file one change.
+        Returns how many were new."""
+        cursor = self.db.executemany(
+            "INSERT INTO suppressions (email, reason, source, detail, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
+            rows,
+        )
+        return max(cursor.rowcount, 0)
+
+    def page(
+        self, *, after_email: str = "", limit: int = 1000, reason: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Suppressions in address order, keyset-paged (for listing and export)."""
+        return self.db.all(
+            "SELECT * FROM suppressions WHERE email > ? AND (? IS NULL OR reason = ?)"
+            " ORDER BY email LIMIT ?",
+            (after_email, reason, reason, limit),
+        )
+
+    def which(self, emails: Iterable[str]) -> set[str]:
+        """The suppressed addresses among ``emails`` (for checks before sending)."""
+        found: set[str] = set()
+        batch = list(emails)
+        for i in range(0, len(batch), 500):
+            chunk = batch[i : i + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.db.all(
+                f"SELECT email FROM suppressions WHERE email IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            found.update(r["email"] for r in rows)
+        return found
 
 
 IMPORT_MODES = ("add", "update", "replace")

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from core.config import ConfigError
 from core.store import StoreError
-from tui.cli import config_cmd, console, sink
+from tui.cli import config_cmd, console, lists, sink
 from tui.cli.common import CliError, common_options
 
 # Subcommand modules, in the order `postroom --help` lists them.
-COMMAND_MODULES = [console, sink, config_cmd]
+COMMAND_MODULES = [console, sink, config_cmd, lists]
 
 
 def build_parser() -> argparse.ArgumentParser:
