@@ -120,17 +120,18 @@ class Subscribers:
         segment filter.
         """
         source, clauses, params = self._filters(list_id, search, where)
+        key = self._key(list_id)
         if before_id is not None:
-            clauses.append("s.id < ?")
+            clauses.append(f"{key} < ?")
             params.append(before_id)
             order = "DESC"
         else:
-            clauses.append("s.id > ?")
+            clauses.append(f"{key} > ?")
             params.append(after_id)
             order = "ASC"
         rows = self.db.all(
             f"SELECT s.* FROM {source} WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed fragments, values bound
-            f" ORDER BY s.id {order} LIMIT ?",
+            f" ORDER BY {key} {order} LIMIT ?",
             (*params, limit),
         )
         return rows[::-1] if before_id is not None else rows
@@ -146,9 +147,10 @@ class Subscribers:
         """The id of the row at ``offset`` (0-based) in id order: one index
         scan, used only to jump far (End, scrollbar drag), never to page."""
         source, clauses, params = self._filters(list_id, search, where)
+        key = self._key(list_id)
         return self.db.scalar(
-            f"SELECT s.id FROM {source} WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed fragments, values bound
-            " ORDER BY s.id LIMIT 1 OFFSET ?",
+            f"SELECT {key} FROM {source} WHERE {' AND '.join(clauses)}"  # noqa: S608 - fixed fragments, values bound
+            f" ORDER BY {key} LIMIT 1 OFFSET ?",
             (*params, offset),
         )
 
@@ -187,6 +189,12 @@ class Subscribers:
             params,
         )
         return [r["name"] for r in rows]
+
+    @staticmethod
+    def _key(list_id: int | None) -> str:
+        # Keyset column: for a list, the membership index's own column, so
+        # SQLite walks (list_id, subscriber_id) in order without sorting.
+        return "s.id" if list_id is None else "m.subscriber_id"
 
     def _filters(
         self, list_id: int | None, search: str, where: seg.Node | None
