@@ -53,6 +53,10 @@ class Lists:
 
     def delete(self, list_id: int) -> None:
         with self.db.transaction():
+            users = self.db.all("SELECT name FROM campaigns WHERE list_id = ?", (list_id,))
+            if users:
+                names = ", ".join(repr(u["name"]) for u in users)
+                raise StoreError(f"the list is still in use by campaign {names}; delete that first")
             self.db.execute("DELETE FROM lists WHERE id = ?", (list_id,))
 
 

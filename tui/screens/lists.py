@@ -134,7 +134,11 @@ class ListsScreen(TableScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.store.lists.delete(list_id)
+                try:
+                    self.store.lists.delete(list_id)
+                except StoreError as exc:
+                    self.app.notify(f"not deleted: {exc}", severity="error")
+                    return
                 self.store.audit.record(self.app.user, "lists.delete", name, f"members={members}")
                 self.app.notify(f"deleted list {name!r}")
                 self.reload()
@@ -152,7 +156,7 @@ class ListsScreen(TableScreen):
 class SubscriberSource:
     """A list's members (optionally searched) for ``PagedTable``."""
 
-    columns = (("EMAIL", 34), ("FLAGS", 11), ("FIELDS", 0))
+    columns = (("EMAIL", 38), ("FLAGS", 7), ("FIELDS", 0))
 
     def __init__(self, store: Store, list_id: int, search: str = "") -> None:
         self.store = store
@@ -174,7 +178,18 @@ class SubscriberSource:
     def _cells(self, r: dict[str, Any]) -> tuple[str, str, str]:
         flags = " ".join(f for f, on in (("invalid", not r["valid"]), ("role", r["role"])) if on)
         fields = json.loads(r["fields"])
-        return r["email"], flags, "  ".join(f"{k}={v}" for k, v in fields.items())
+        return _readable(r["email"]), flags, "  ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _readable(email: str) -> str:
+    """Addresses are stored with IDNA (xn--) domains; people read Unicode."""
+    if "xn--" not in email:
+        return email
+    local, _, domain = email.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return email
 
 
 class SubscribersScreen(BaseScreen):
