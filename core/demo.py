@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 from core.accounts.transfer import import_accounts, parse_accounts
+from core.content.campaign_file import create_from_file
 from core.store import Store
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -37,22 +38,5 @@ def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -
             rows.append({"email": f"{local}@{domain}", "domain": domain, "fields": record})
     store.subscribers.upsert_many(rows, list_id=list_id)
 
-    campaign = tomllib.loads((sample_data / "welcome.toml").read_text(encoding="utf-8"))
-    campaign_id = store.campaigns.create(
-        name=campaign["name"],
-        list_id=list_id,
-        from_name=campaign["from_name"],
-        from_email=campaign["from_email"],
-        reply_to=campaign.get("reply_to", ""),
-        subject=campaign["subject"],
-        text_body=(sample_data / campaign["text_file"]).read_text(encoding="utf-8"),
-        html_body=(sample_data / campaign["html_file"]).read_text(encoding="utf-8"),
-    )
-    store.campaigns.set_accounts(
-        campaign_id,
-        {
-            store.accounts.require(name)["id"]: weight
-            for name, weight in campaign["accounts"].items()
-        },
-    )
+    create_from_file(store, sample_data / "welcome.toml")
     return store
