@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import ProgressBar, Static
 
 from core.lists import importer
+from core.lists.segments import parse
 from core.store import Store
 from tui import app as tui_app
 from tui.app import PostroomApp
@@ -159,7 +160,7 @@ async def test_segment_editor_counts_as_you_type_and_saves(demo_db):
         label = str(editor.query_one("#count", Static).render())
         expected = app.store.subscribers.count(
             app.store.lists.require("demo")["id"],
-            where=__import__("core.lists.segments", fromlist=["parse"]).parse('country = "DE"'),
+            where=parse('country = "DE"'),
         )
         assert label == f"{expected:,} subscribers match"
         assert editor.counted == 1  # typing 14 keys ran one count (debounced)
