@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     campaigns,
     dns_cmd,
     unsubscribe_cmd,
+    lists,
 ]
 
 
