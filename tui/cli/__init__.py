@@ -8,6 +8,7 @@ the parsed arguments and returns the exit status. Errors the operator can fix
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,7 +37,6 @@ COMMAND_MODULES = [
     campaigns,
     dns_cmd,
     unsubscribe_cmd,
-    lists,
 ]
 
 
@@ -65,3 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `postroom lists export ... | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
