@@ -5,7 +5,6 @@ local capture SMTP server, so `make run` needs no credentials or network.
 from __future__ import annotations
 
 import csv
-import tomllib
 from pathlib import Path
 
 from core.accounts.transfer import import_accounts, parse_accounts
