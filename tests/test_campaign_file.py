@@ -150,3 +150,15 @@ def test_list_shows_campaigns(demo_db, capsys):
     assert cli(demo_db, "campaigns", "list") == 0
     out = capsys.readouterr().out
     assert "welcome" in out and "demo" in out
+
+
+def test_check_cli_exits_1_when_something_blocks(demo_db, capsys, monkeypatch):
+    from tests.support.dns_server import DnsServer
+
+    with DnsServer() as server:  # demo.postroom.test has no records: authentication fails
+        monkeypatch.setenv("POSTROOM_NAMESERVER", f"127.0.0.1:{server.port}")
+        assert cli(demo_db, "campaigns", "check", "welcome") == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Pre-launch check of 'welcome':")
+    assert "OK    template: renders for all" in out
+    assert "FAIL  authentication: DKIM" in out
