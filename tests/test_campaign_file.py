@@ -162,3 +162,18 @@ def test_check_cli_exits_1_when_something_blocks(demo_db, capsys, monkeypatch):
     assert out.startswith("Pre-launch check of 'welcome':")
     assert "OK    template: renders for all" in out
     assert "FAIL  authentication: DKIM" in out
+
+
+def test_test_send_goes_through_the_first_account_to_a_real_smtp_server(tmp_path, capsys):
+    from core.demo import build_demo
+    from core.sink import CaptureServer
+
+    with CaptureServer() as sink:
+        db = tmp_path / "demo.db"
+        build_demo(db, sink.port).close()
+        assert cli(db, "campaigns", "test", "welcome", "--to", "me@example.com") == 0
+        assert "sent a test of 'welcome' to me@example.com via demo-sink" in capsys.readouterr().out
+        (message,) = sink.handler.messages
+    assert message.rcpt_tos == ("me@example.com",)
+    assert message.subject.startswith("Welcome aboard, ")
+    assert cli(db, "--readonly", "campaigns", "test", "welcome", "--to", "x@example.com") == 1
