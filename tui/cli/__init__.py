@@ -19,6 +19,7 @@ from tui.cli import (
     config_cmd,
     console,
     dns_cmd,
+    lists,
     sink,
     unsubscribe_cmd,
 )
@@ -31,9 +32,11 @@ COMMAND_MODULES = [
     sink,
     config_cmd,
     accounts,
-    dns_cmd,
+    lists,
     campaigns,
+    dns_cmd,
     unsubscribe_cmd,
+    lists,
 ]
 
 
