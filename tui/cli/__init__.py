@@ -36,7 +36,6 @@ COMMAND_MODULES = [
     campaigns,
     dns_cmd,
     unsubscribe_cmd,
-    lists,
 ]
 
 
