@@ -150,3 +150,30 @@ def test_list_shows_campaigns(demo_db, capsys):
     assert cli(demo_db, "campaigns", "list") == 0
     out = capsys.readouterr().out
     assert "welcome" in out and "demo" in out
+
+
+def test_check_cli_exits_1_when_something_blocks(demo_db, capsys, monkeypatch):
+    from tests.support.dns_server import DnsServer
+
+    with DnsServer() as server:  # demo.postroom.test has no records: authentication fails
+        monkeypatch.setenv("POSTROOM_NAMESERVER", f"127.0.0.1:{server.port}")
+        assert cli(demo_db, "campaigns", "check", "welcome") == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Pre-launch check of 'welcome':")
+    assert "OK    template: renders for all" in out
+    assert "FAIL  authentication: DKIM" in out
+
+
+def test_test_send_goes_through_the_first_account_to_a_real_smtp_server(tmp_path, capsys):
+    from core.demo import build_demo
+    from core.sink import CaptureServer
+
+    with CaptureServer() as sink:
+        db = tmp_path / "demo.db"
+        build_demo(db, sink.port).close()
+        assert cli(db, "campaigns", "test", "welcome", "--to", "me@example.com") == 0
+        assert "sent a test of 'welcome' to me@example.com via demo-sink" in capsys.readouterr().out
+        (message,) = sink.handler.messages
+    assert message.rcpt_tos == ("me@example.com",)
+    assert message.subject.startswith("Welcome aboard, ")
+    assert cli(db, "--readonly", "campaigns", "test", "welcome", "--to", "x@example.com") == 1

@@ -258,3 +258,37 @@ def test_bad_campaign_settings_are_one_line_compile_errors(store, field, value, 
     with pytest.raises(CompileError, match=match) as caught:
         compile_campaign(store, campaign_id, config())
     assert "\n" not in str(caught.value)
+
+
+# -- DKIM -------------------------------------------------------------------
+
+
+def test_messages_are_dkim_signed_and_verify_against_the_published_key(store):
+    import dkim
+    import dns.resolver
+
+    from core.dkim import generate_key
+    from tests.support.dns_server import DnsServer
+
+    key = generate_key(store, "example.com", "s1")
+    with DnsServer() as server:
+        server.txt(*key.public_dns_record())
+
+        def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [server.address]
+            resolver.port = server.port
+            answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+            return b"".join(answer[0].strings)
+
+        people = [("jose@münchen.example", {"first_name": "José", "plan": "größer"})]
+        _, rendered, msg = build(store, email="jose@münchen.example", people=people)
+        assert rendered.data.startswith(b"DKIM-Signature: ")
+        assert dkim.verify(rendered.data, dnsfunc=dnsfunc)
+        tampered = rendered.data.replace(b"Spring news", b"Spring NEWS")
+        assert not dkim.verify(tampered, dnsfunc=dnsfunc)
+    signature = "".join(str(msg["DKIM-Signature"]).split())
+    signed = re.search(r"h=([^;]+)", signature).group(1).split(":")
+    assert {"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} <= set(signed)
+    assert "d=example.com;" in signature and "s=s1;" in signature
+    assert_well_formed(rendered.data)

@@ -5,10 +5,11 @@ The engine depends on ``compile_campaign`` / ``CompiledCampaign.render`` /
 """
 
 from core.content.build import CompiledCampaign, RenderedMessage, compile_campaign
-from core.content.errors import CompileError, ContentError, RenderError
+from core.content.errors import AddressError, CompileError, ContentError, RenderError
 from core.content.unsubscribe import unsubscribe_token
 
 __all__ = [
+    "AddressError",
     "CompileError",
     "CompiledCampaign",
     "ContentError",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from core.config import Config
 from core.content.errors import CompileError, RenderError
@@ -44,6 +44,7 @@ from core.content.unsubscribe import (
     unsubscribe_token,
     unsubscribe_url,
 )
+from core.dkim import DkimError, DkimSigner, signer_for
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,16 @@ class RenderedMessage:
     message_id: str  # as in the Message-ID header, with its angle brackets
 
 
-class Signer(Protocol):
-    def sign(self, message: bytes) -> bytes: ...
+def load_signer(store: Any, domain: str) -> DkimSigner | None:
+    """The DKIM signer for the From domain (its newest key), None when it has none.
 
-
-def load_signer(store: Any, domain: str) -> Signer | None:
-    """The DKIM signer for the From domain, or None when no key is configured.
-
-    DKIM HOOK: core.dkim (dns helper) provides ``signer_for(store, domain)``.
-    Until it is on this branch, messages are built unsigned; ``render``
-    prepends ``signer.sign(data)`` as soon as this returns a signer.
+    A recorded key that cannot be read stops the compile: sending unsigned
+    mail by surprise would be worse.
     """
-    return None
+    try:
+        return signer_for(store, domain)
+    except DkimError as exc:
+        raise CompileError(str(exc)) from None
 
 
 def _qp(text: str) -> bytes:
@@ -93,7 +92,7 @@ class CompiledCampaign:
         base_url: str,
         mailto: str,
         smtputf8: bool,
-        signer: Signer | None,
+        signer: DkimSigner | None,
         clock: Callable[[], float],
     ) -> None:
         self.campaign_id = campaign_id

@@ -21,3 +21,14 @@ class RenderError(ContentError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AddressError(RenderError):
+    """The recipient's address cannot be sent as is (malformed, or needs SMTPUTF8).
+
+    ``problem`` is the reason without the address, to count recipients by it.
+    """
+
+    def __init__(self, address: str, problem: str) -> None:
+        super().__init__(f"{address}: {problem}")
+        self.problem = problem

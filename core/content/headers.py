@@ -15,7 +15,7 @@ from email.policy import SMTP, SMTPUTF8, EmailPolicy
 import idna
 from email_validator import EmailNotValidError, validate_email
 
-from core.content.errors import CompileError, RenderError
+from core.content.errors import AddressError, CompileError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII but ':'
@@ -88,9 +88,7 @@ def ascii_domain(domain: str) -> str:
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise RenderError(
-            f"domain {domain!r} is not a valid internationalised name: {exc}"
-        ) from None
+        raise AddressError(domain, f"not a valid internationalised domain: {exc}") from None
 
 
 def recipient_address(email: str, *, smtputf8: bool) -> str:
@@ -109,11 +107,11 @@ def recipient_address(email: str, *, smtputf8: bool) -> str:
         or _CONTROL.search(email)
         or _ADDRESS_SPECIALS.search(email)
     ):
-        raise RenderError(f"{clean(email)!r} is not a valid address")
+        raise AddressError(repr(clean(email)), "not a valid address")
     if smtputf8:
         return email
     if not local.isascii():
-        raise RenderError(f"{email}: a non-ASCII address needs a relay that supports SMTPUTF8")
+        raise AddressError(email, "a non-ASCII address needs a relay that supports SMTPUTF8")
     return f"{local}@{ascii_domain(domain)}"
 
 

@@ -11,6 +11,9 @@ import contextlib
 import sys
 from pathlib import Path
 
+import aiosmtplib
+
+from core.accounts.connect import ConnectError, open_session
 from core.content import ContentError, compile_campaign
 from core.content.campaign_file import create_from_file, export_campaign
 from core.content.preview import pick_subscriber, preview_message, preview_text, recipient_of
@@ -157,14 +160,6 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 async def _send_one(account: dict, sender: str, rcpt: str, data: bytes) -> None:
-    # ACCOUNTS HOOK: core.accounts.connect (accounts helper) opens the session:
-    # TLS verified, AUTH only over TLS, secrets resolved without being shown.
-    try:
-        from core.accounts.connect import ConnectError, open_session
-    except ImportError:
-        raise CliError("sending needs core.accounts.connect, not in this build yet") from None
-    import aiosmtplib
-
     try:
         smtp = await open_session(account)
     except ConnectError as exc:

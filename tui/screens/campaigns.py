@@ -1,4 +1,7 @@
-"""`:campaigns` — campaigns with their progress; Enter shows the ledger counts."""
+"""`:campaigns` — campaigns with their progress; Enter shows the ledger counts.
+
+`n` new, `e` edit a draft, `v` preview, `c` the pre-launch check.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ from typing import Any, ClassVar
 from textual.binding import Binding
 
 from tui.format import count, percent
+from tui.readonly import mutating
 from tui.screens.base import TableScreen
+from tui.screens.campaign_form import CampaignForm
+from tui.screens.check import CheckScreen
+from tui.screens.preview import PreviewScreen
 
 
 class CampaignsScreen(TableScreen):
@@ -16,6 +23,10 @@ class CampaignsScreen(TableScreen):
     empty_text = "No campaigns yet. Create one with `postroom campaigns create FILE.toml`."
     BINDINGS: ClassVar = [
         Binding("enter", "open", "Details"),
+        Binding("n", "new", "New"),
+        Binding("e", "edit", "Edit"),
+        Binding("v", "preview", "Preview"),
+        Binding("c", "check", "Check"),
         *TableScreen.BINDINGS,
     ]
 
@@ -44,6 +55,32 @@ class CampaignsScreen(TableScreen):
 
     def on_data_table_row_selected(self, event: object) -> None:
         self.action_open()
+
+    def _after_form(self, campaign_id: int | None) -> None:
+        self.reload()
+
+    @mutating
+    def action_new(self) -> None:
+        self.app.push_screen(CampaignForm(), self._after_form)
+
+    @mutating
+    def action_edit(self) -> None:
+        key = self.selected_key
+        if key is None:
+            return
+        campaign = self.store.campaigns.get(int(key))
+        if campaign["state"] not in ("draft", "scheduled"):
+            self.notify(f"{campaign['name']} is {campaign['state']}: only drafts can be edited")
+            return
+        self.app.push_screen(CampaignForm(campaign), self._after_form)
+
+    def action_preview(self) -> None:
+        if (key := self.selected_key) is not None:
+            self.app.push_screen(PreviewScreen(int(key)))
+
+    def action_check(self) -> None:
+        if (key := self.selected_key) is not None:
+            self.app.push_screen(CheckScreen(int(key)))
 
 
 class CampaignLedgerScreen(TableScreen):
