@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import os
+import socket
 from pathlib import Path
 from typing import ClassVar
 
@@ -46,6 +46,7 @@ class PostroomApp(App):
         self.config = config or Config()
         self.start_view = start_view if start_view in VIEWS else "dashboard"
         self.user = getpass.getuser()
+        self.host = socket.gethostname()
         self.store = Store(self.db_path)
 
     def on_mount(self) -> None:
@@ -58,7 +59,7 @@ class PostroomApp(App):
         return [*VIEWS, "quit"]
 
     def status_line(self) -> str:
-        return f"{self.user}@{os.uname().nodename}  {self.db_path.name}"
+        return f"{self.user}@{self.host}  {self.db_path.name}"
 
     # -- navigation ---------------------------------------------------------
 
