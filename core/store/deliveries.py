@@ -39,6 +39,15 @@ class Deliveries:
         counts.update({state: n for state, n in rows})
         return counts
 
+    def counts_by_campaign(self) -> dict[int, dict[str, int]]:
+        """Every campaign's ledger counted by state, in one pass over an index."""
+        counts: dict[int, dict[str, int]] = {}
+        for campaign_id, state, n in self.db.execute(
+            "SELECT campaign_id, state, count(*) FROM deliveries GROUP BY campaign_id, state"
+        ).fetchall():
+            counts.setdefault(campaign_id, dict.fromkeys(DELIVERY_STATES, 0))[state] = n
+        return counts
+
     def page(self, *, before_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Newest deliveries first, keyset-paged by id."""
         return self.db.all(
