@@ -183,7 +183,7 @@ def test_bounce_rate_rising_needs_a_recent_jump() -> None:
 
     assert watch.observe(snap(0, 1_000, 10)) == []
     assert watch.observe(snap(60, 1_500, 15)) == []  # steady 1%
-    alerts = watch.observe(snap(120, 1_600, 40))  # 25 of the last 130 outcomes
+    alerts = watch.observe(snap(120, 1_600, 60))  # 7.7% of the last 650 outcomes
     assert [a.key for a in alerts] == ["bounce:1"]
     assert "bounce rate rising" in alerts[0].text
 

@@ -70,16 +70,19 @@ class PostroomApp(App):
 
         Runs on the UI loop; the next tick waits for this one to finish.
         """
+        viewer = None
+        for shown in reversed(self.screen_stack):  # a dialog may sit on the dashboard
+            if hasattr(shown, "show_snapshot"):
+                viewer = shown
+            if viewer or not isinstance(shown, ModalScreen):
+                break
         before = self.feed.latest
-        snapshot = self.feed.poll()
+        snapshot = self.feed.poll(shown=viewer is not None)
         for event in events(before, snapshot):
             self.notify(event.text, severity=event.severity, timeout=10)
             self.bell()
-        for shown in reversed(self.screen_stack):  # a dialog may sit on the dashboard
-            if hasattr(shown, "show_snapshot"):
-                shown.show_snapshot(snapshot)
-            if not isinstance(shown, ModalScreen):
-                break
+        if viewer is not None:
+            viewer.show_snapshot(snapshot)
         status = self.status_line()
         if status != self._last_status:
             self._last_status = status

@@ -83,11 +83,13 @@ class StatsFeed:
         """Something changed the ledger (an action): re-read on the next poll."""
         self._idle = None
 
-    def poll(self) -> dict[str, Any]:
+    def poll(self, *, shown: bool = True) -> dict[str, Any]:
+        """The current snapshot. Without an engine the ledger is read only for
+        a screen that ``shown`` numbers, and then at most every IDLE_TTL s."""
         now = self.clock()
         if self.source is not None:
             self.latest = self.source.stats() or {}
-        else:
+        elif shown:
             if self._idle is None or now - self._idle["at"] >= IDLE_TTL:
                 self._idle = idle_snapshot(self.store, now)
             self.latest = self._idle
