@@ -5,9 +5,10 @@ local capture SMTP server, so `make run` needs no credentials or network.
 from __future__ import annotations
 
 import csv
-import tomllib
 from pathlib import Path
 
+from core.accounts.transfer import import_accounts, parse_accounts
+from core.content.campaign_file import create_from_file
 from core.store import Store
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -16,9 +17,11 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -> Store:
     """Create a demo database at ``db_path`` with its accounts on ``smtp_port``."""
     store = Store(db_path)
-    accounts = tomllib.loads((sample_data / "accounts.toml").read_text(encoding="utf-8"))
-    for account in accounts.get("account", []):
-        store.accounts.create(**{**account, "port": smtp_port, "limits_source": "sample"})
+    path = sample_data / "accounts.toml"
+    accounts = parse_accounts(path.read_text(encoding="utf-8"), path)
+    for account in accounts:
+        account.update(port=smtp_port, limits_source="sample")
+    import_accounts(store, accounts, user="demo")
 
     # Interim loader until the list importer lands: lower-cases the domain and
     # marks rows without exactly one "@" invalid.
@@ -34,22 +37,5 @@ def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -
             rows.append({"email": f"{local}@{domain}", "domain": domain, "fields": record})
     store.subscribers.upsert_many(rows, list_id=list_id)
 
-    campaign = tomllib.loads((sample_data / "welcome.toml").read_text(encoding="utf-8"))
-    campaign_id = store.campaigns.create(
-        name=campaign["name"],
-        list_id=list_id,
-        from_name=campaign["from_name"],
-        from_email=campaign["from_email"],
-        reply_to=campaign.get("reply_to", ""),
-        subject=campaign["subject"],
-        text_body=(sample_data / campaign["text_file"]).read_text(encoding="utf-8"),
-        html_body=(sample_data / campaign["html_file"]).read_text(encoding="utf-8"),
-    )
-    store.campaigns.set_accounts(
-        campaign_id,
-        {
-            store.accounts.require(name)["id"]: weight
-            for name, weight in campaign["accounts"].items()
-        },
-    )
+    create_from_file(store, sample_data / "welcome.toml")
     return store

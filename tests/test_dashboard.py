@@ -20,7 +20,7 @@ def live_app(db_path: Path, snapshot: dict | None = None) -> tuple[PostroomApp, 
     app = PostroomApp(db_path)
     source = StaticSource(snapshot or busy_snapshot())
     app.feed.source = source
-    app.user, app.host = "ops", "mx1"  # the header names them: keep them fixed
+    app.where = "ops@mx1"  # the header names them: keep them fixed
     return app, source
 
 

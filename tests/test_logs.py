@@ -259,5 +259,5 @@ def test_export_defuses_spreadsheet_formulas(small_db: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_log_snapshot(snap_compare, million_db: Path, utc, size) -> None:  # noqa: ANN001
     app = PostroomApp(million_db, start_view="logs")
-    app.user, app.host = "ops", "mx1"  # the header names them: keep them fixed
+    app.where = "ops@mx1"  # the header names them: keep them fixed
     assert snap_compare(app, press=["down", "down"], terminal_size=size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import socket
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,8 +32,8 @@ class PostroomApp(App):
     MODES: ClassVar = dict(VIEWS)
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command", "Jump to view", key_display=":"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -51,7 +51,7 @@ class PostroomApp(App):
         self.config = config or Config()
         self.start_view = start_view if start_view in VIEWS else "dashboard"
         self.user = getpass.getuser()
-        self.host = socket.gethostname()
+        self.where = f"{self.user}@{os.uname().nodename}"  # tests pin this for snapshots
         self.store = Store(self.db_path)
         self.feed = StatsFeed(self.store)
         self._last_status = ""
@@ -97,7 +97,7 @@ class PostroomApp(App):
         engine = f"engine {self.feed.mode}"
         if self.feed.mode != "none":
             engine += f" {per_second(self.feed.total_rate())}"
-        return f"{engine}  {self.user}@{self.host}  {self.db_path.name}"
+        return f"{engine}  {self.where}  {self.db_path.name}"
 
     # -- navigation ---------------------------------------------------------
 

@@ -4,7 +4,7 @@
 repository per domain: ``store.accounts``, ``store.lists``,
 ``store.subscribers``, ``store.segments``, ``store.suppressions``,
 ``store.campaigns``, ``store.deliveries``, ``store.settings``,
-``store.audit``. Every parameter is bound, never formatted into SQL.
+``store.audit``, ``store.dkim_keys``. Every parameter is bound, never formatted into SQL.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from core.store.accounts import Accounts
 from core.store.campaigns import Campaigns
 from core.store.db import Database, StoreError, loose_permissions_warning, now
 from core.store.deliveries import DELIVERY_STATES, Deliveries
+from core.store.dkim_keys import DkimKeys
 from core.store.lists import Lists, Segments, Subscribers, Suppressions
 from core.store.ops import Audit, Settings
 from core.store.schema import SCHEMA_VERSION
@@ -35,6 +36,7 @@ class Store:
         self.deliveries = Deliveries(self.db)
         self.settings = Settings(self.db)
         self.audit = Audit(self.db)
+        self.dkim_keys = DkimKeys(self.db)
 
     def permissions_warning(self) -> str | None:
         return loose_permissions_warning(self.path)

@@ -8,6 +8,7 @@ from tui.screens.accounts import AccountsScreen
 from tui.screens.audit import AuditScreen
 from tui.screens.campaigns import CampaignsScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.domains import DomainsScreen
 from tui.screens.lists import ListsScreen
 from tui.screens.logs import LogsScreen
 
@@ -17,5 +18,6 @@ VIEWS: dict[str, type[Screen]] = {
     "lists": ListsScreen,
     "campaigns": CampaignsScreen,
     "logs": LogsScreen,
+    "domains": DomainsScreen,
     "audit": AuditScreen,
 }
