@@ -4,11 +4,11 @@ local capture SMTP server, so `make run` needs no credentials or network.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from core.accounts.transfer import import_accounts, parse_accounts
 from core.content.campaign_file import create_from_file
+from core.lists.importer import import_csv
 from core.store import Store
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -23,19 +23,15 @@ def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -
         account.update(port=smtp_port, limits_source="sample")
     import_accounts(store, accounts, user="demo")
 
-    # Interim loader until the list importer lands: lower-cases the domain and
-    # marks rows without exactly one "@" invalid.
-    list_id = store.lists.create("demo", "5,000 synthetic people from sample_data/")
-    rows = []
-    with (sample_data / "subscribers.csv").open(newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            email = record.pop("email").strip()
-            local, at, domain = email.rpartition("@")
-            if not at or not local or not domain:
-                continue
-            domain = domain.lower()
-            rows.append({"email": f"{local}@{domain}", "domain": domain, "fields": record})
-    store.subscribers.upsert_many(rows, list_id=list_id)
+    # The real importer: sample_data/subscribers.csv has deliberately broken
+    # rows; their rejects go beside the demo database, never into sample_data.
+    store.lists.create("demo", "5,000 synthetic people from sample_data/")
+    import_csv(
+        store,
+        "demo",
+        sample_data / "subscribers.csv",
+        rejects_path=Path(db_path).parent / "demo-rejects.csv",
+    )
 
     create_from_file(store, sample_data / "welcome.toml")
     return store

@@ -19,6 +19,7 @@ from tui.cli import (
     config_cmd,
     console,
     dns_cmd,
+    lists,
     sink,
     unsubscribe_cmd,
 )
@@ -31,8 +32,9 @@ COMMAND_MODULES = [
     sink,
     config_cmd,
     accounts,
-    dns_cmd,
+    lists,
     campaigns,
+    dns_cmd,
     unsubscribe_cmd,
 ]
 
