@@ -10,12 +10,17 @@ from typing import ClassVar
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 
 from core.config import Config
 from core.store import Store
+from tui.live import StatsFeed
 from tui.screens import VIEWS
 from tui.screens.dialogs import HelpScreen
+from tui.widgets.alert_strip import events
 from tui.widgets.command_bar import CommandBar
+from tui.widgets.gauges import per_second
+from tui.widgets.header import ViewHeader
 
 QUIT_COMMANDS = ("q", "q!", "quit", "exit")
 
@@ -48,18 +53,51 @@ class PostroomApp(App):
         self.user = getpass.getuser()
         self.where = f"{self.user}@{os.uname().nodename}"  # tests pin this for snapshots
         self.store = Store(self.db_path)
+        self.feed = StatsFeed(self.store)
+        self._last_status = ""
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_view)
         if warning := self.store.permissions_warning():
             self.notify(warning, severity="warning", timeout=10)
+        hz = max(1.0, min(10.0, float(self.config.get("console", "refresh_hz"))))
+        self.set_interval(1 / hz, self.refresh_live)
+
+    # -- live numbers ---------------------------------------------------------
+
+    def refresh_live(self) -> None:
+        """One poll of the engine's numbers, drawn only on the screen on display.
+
+        Runs on the UI loop; the next tick waits for this one to finish.
+        """
+        viewer = None
+        for shown in reversed(self.screen_stack):  # a dialog may sit on the dashboard
+            if hasattr(shown, "show_snapshot"):
+                viewer = shown
+            if viewer or not isinstance(shown, ModalScreen):
+                break
+        before = self.feed.latest
+        snapshot = self.feed.poll(shown=viewer is not None)
+        for event in events(before, snapshot):
+            self.notify(event.text, severity=event.severity, timeout=10)
+            self.bell()
+        if viewer is not None:
+            viewer.show_snapshot(snapshot)
+        status = self.status_line()
+        if status != self._last_status:
+            self._last_status = status
+            for header in self.screen.query(ViewHeader):
+                header.refresh()
 
     @property
     def command_names(self) -> list[str]:
         return [*VIEWS, "quit"]
 
     def status_line(self) -> str:
-        return f"{self.where}  {self.db_path.name}"
+        engine = f"engine {self.feed.mode}"
+        if self.feed.mode != "none":
+            engine += f" {per_second(self.feed.total_rate())}"
+        return f"{engine}  {self.where}  {self.db_path.name}"
 
     # -- navigation ---------------------------------------------------------
 

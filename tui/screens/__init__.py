@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.screen import Screen
 
 from tui.screens.accounts import AccountsScreen
+from tui.screens.audit import AuditScreen
 from tui.screens.campaigns import CampaignsScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.domains import DomainsScreen
@@ -18,4 +19,5 @@ VIEWS: dict[str, type[Screen]] = {
     "campaigns": CampaignsScreen,
     "logs": LogsScreen,
     "domains": DomainsScreen,
+    "audit": AuditScreen,
 }
