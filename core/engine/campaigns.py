@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
+LEAD = 5.0  # how far (messages per unit of weight) an account may run ahead of its share
 PENDING_STATES = ("queued", "deferred", "sending")
 
 
@@ -45,6 +46,7 @@ class CampaignRun:
         self.unstarted: dict[int, dict[str, Any]] = {}  # claimed, handed out, DATA not begun
         self.in_flight = 0
         self.last_error: str | None = None
+        self.alert: str | None = None  # campaign-level problem (policy rejections, size)
         self.idle_reason: str | None = None
         self.wake = asyncio.Event()  # the dispatcher's: a connection is waiting
         self.changed = asyncio.Event()  # pulsed for connections: state changed
@@ -59,6 +61,7 @@ class CampaignRun:
         return self.state in ("completed", "cancelled")
 
     def reload_counts(self) -> None:
+        self.engine.writer.flush()  # outcomes still buffered would be counted as `sending`
         self.counts = self.engine.store.ledger.counts(self.id)
 
     def bump(self, state: str, n: int = 1) -> None:
@@ -80,15 +83,44 @@ class CampaignRun:
         self.waiters = [(a, f) for a, f in self.waiters if not f.done()]
         return self.waiters
 
-    def _assign(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            waiters = self._live_waiters()
-            account_id, future = min(
-                waiters,
-                key=lambda w: (self.dispatched.get(w[0], 0) + 1) / self.weights.get(w[0], 1),
-            )
+    def _pick(self, at: float) -> list[tuple[int, asyncio.Future]]:
+        """Waiting connections that may have the next rows, in weighted order.
+
+        Each account's share is dispatched/weight; the account next in line
+        gets the row when it has a connection waiting; others may run ahead
+        of it by at most LEAD per weight (so a slow or reconnecting account
+        briefly holds nobody up, and weights hold over the run).
+        """
+        accounts = self.engine.accounts
+        candidates = [a for a in self.weights if accounts[a].unavailable_reason(at) is None]
+        if not candidates:
+            return []
+        weight = self.weights
+        score = {a: self.dispatched.get(a, 0.0) / weight[a] for a in candidates}
+        top = max(score.values())
+        for a in candidates:  # an account back from a pause gets no backlog of share
+            if score[a] < top - LEAD:
+                score[a] = top - LEAD
+                self.dispatched[a] = score[a] * weight[a]
+        waiting: dict[int, list[asyncio.Future]] = {a: [] for a in candidates}
+        for account_id, future in self._live_waiters():
+            if account_id in waiting:
+                waiting[account_id].append(future)
+        picked: list[tuple[int, asyncio.Future]] = []
+        while True:
+            nxt = {a: score[a] + 1 / weight[a] for a in candidates}
+            best = min(candidates, key=nxt.__getitem__)
+            options = [a for a in candidates if waiting[a] and nxt[a] <= nxt[best] + LEAD]
+            if not options:
+                return picked
+            chosen = best if waiting[best] else min(options, key=nxt.__getitem__)
+            picked.append((chosen, waiting[chosen].pop()))
+            score[chosen] = nxt[chosen]
+
+    def _assign(self, rows: list[dict[str, Any]], picked: list[tuple[int, asyncio.Future]]) -> None:
+        for row, (account_id, future) in zip(rows, picked, strict=False):
             self.waiters.remove((account_id, future))
-            self.dispatched[account_id] = self.dispatched.get(account_id, 0) + 1
+            self.dispatched[account_id] = self.dispatched.get(account_id, 0.0) + 1
             self.unstarted[row["id"]] = row
             future.set_result(row)
 
@@ -104,9 +136,15 @@ class CampaignRun:
                 continue
             while self.running and not self.engine.stopping and self._live_waiters():
                 await self.bucket.take()
-                if not self.running or self.engine.stopping or not self._live_waiters():
+                if not self.running or self.engine.stopping:
                     break
-                limit = 1 if self.bucket.rate else len(self.waiters)
+                picked = self._pick(clock())
+                if not picked:  # only connections of accounts ahead of their share
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), IDLE_POLL_SECONDS)
+                    self.wake.clear()
+                    continue
+                limit = 1 if self.bucket.rate else len(picked)
                 rows, suppressed = ledger.claim(self.id, self.engine.run_id, limit, clock())
                 if suppressed:
                     self.bump("queued", -suppressed)
@@ -116,7 +154,7 @@ class CampaignRun:
                     self.bump("sending")
                 if rows:
                     self.idle_reason = None
-                    self._assign(rows)
+                    self._assign(rows, picked)
                     continue
                 if self.maybe_complete():
                     break
@@ -141,7 +179,6 @@ class CampaignRun:
     def maybe_complete(self) -> bool:
         """Mark the campaign completed once nothing is waiting or in flight."""
         if self.running and self.pending() == 0 and not self.unstarted and not self.in_flight:
-            self.engine.writer.flush()
             self.reload_counts()
             if self.pending() == 0:
                 self.state = "completed"
@@ -183,6 +220,7 @@ class CampaignRun:
             "in_flight": self.in_flight,
             "eta_seconds": round(pending / speed) if speed and pending else None,
             "last_error": self.last_error,
+            "alert": self.alert,
             "waiting_reason": waiting_reason() if self.running else None,
             "history": self.meter.history(at),
         }

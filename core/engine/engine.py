@@ -29,7 +29,13 @@ from core.engine import session as session_module
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
-from core.engine.replies import Kind, Verdict, classify, classify_network_error
+from core.engine.replies import (
+    Kind,
+    Verdict,
+    classify,
+    classify_accepted,
+    classify_network_error,
+)
 from core.engine.writer import OutcomeWriter
 from core.store import Outcome, Store, StoreError
 
@@ -348,11 +354,7 @@ class Engine:
         account.in_flight += 1
         try:
             errors, reply = await smtp.sendmail(sender, [row["email"]], message.data)
-            if row["email"] in errors:  # partial acceptance: this recipient was refused
-                refused = errors[row["email"]]
-                verdict = classify(refused.code, refused.message)
-            else:
-                verdict = classify(250, reply)
+            verdict = classify_accepted(row["email"], errors, reply)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             verdict = classify(refused.code, refused.message)
@@ -435,8 +437,10 @@ class Engine:
                 reason=kind.value,
                 **fields,
             )
+        if verdict.alert:
+            run.alert = verdict.alert  # sticks: the operator must fix something
         if kind is not Kind.SENT:
-            run.last_error = verdict.alert or verdict.summary
+            run.last_error = verdict.summary
             if kind is not Kind.THROTTLED:
                 account.last_error = verdict.summary
         run.bump("sending", -1)

@@ -33,7 +33,12 @@ class Verdict:
 
     @property
     def summary(self) -> str:
-        parts = [str(self.code) if self.code else "", self.enhanced or "", self.text]
+        repeats = self.enhanced and self.text.startswith(self.enhanced)
+        parts = [
+            str(self.code) if self.code else "",
+            "" if repeats else self.enhanced or "",
+            self.text,
+        ]
         return " ".join(p for p in parts if p).strip()
 
 
@@ -148,6 +153,14 @@ def classify(code: int, text: str) -> Verdict:
     if subject is None and code in BARE_HARD_BOUNCE_CODES:
         return verdict(Kind.BOUNCED)
     return verdict(Kind.FAILED)
+
+
+def classify_accepted(recipient: str, errors: dict, reply: str) -> Verdict:
+    """After sendmail returned: the recipient may still be in its per-recipient error dict."""
+    refused = errors.get(recipient)
+    if refused is not None:  # partial acceptance: the transaction went on without it
+        return classify(refused.code, refused.message)
+    return classify(250, reply)
 
 
 def classify_network_error(error: BaseException) -> Verdict:

@@ -108,3 +108,28 @@ def ledger_states(db_path: Path, campaign_id: int) -> dict[str, str]:
     finally:
         store.close()
     return {row["email"]: row["state"] for row in rows}
+
+
+class FakeClock:
+    """An injected clock: tests move time forward instead of waiting."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    """Yield to the engine until ``predicate()`` holds (fails after ``timeout``)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
