@@ -547,6 +547,9 @@ class Engine:
         return n
 
     def resolve_unknown(self, campaign_id: int, action: str, user: str | None = None) -> int:
+        """The operator's call on rows a crash left ``unknown``: 'resend' or 'mark_sent'."""
+        if action == "resend":
+            return self.retry(campaign_id, ("unknown",), user)
         n = self.store.ledger.resolve_unknown(campaign_id, action, self.clock())
         self.store.audit.record(
             self._who(user), f"unknown_{action}", f"campaign:{campaign_id}", f"{n} rows"
