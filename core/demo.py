@@ -4,10 +4,11 @@ local capture SMTP server, so `make run` needs no credentials or network.
 
 from __future__ import annotations
 
-import csv
-import tomllib
 from pathlib import Path
 
+from core.accounts.transfer import import_accounts, parse_accounts
+from core.content.campaign_file import create_from_file
+from core.lists.importer import import_csv
 from core.store import Store
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -16,40 +17,21 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 def build_demo(db_path: Path, smtp_port: int, sample_data: Path = SAMPLE_DATA) -> Store:
     """Create a demo database at ``db_path`` with its accounts on ``smtp_port``."""
     store = Store(db_path)
-    accounts = tomllib.loads((sample_data / "accounts.toml").read_text(encoding="utf-8"))
-    for account in accounts.get("account", []):
-        store.accounts.create(**{**account, "port": smtp_port, "limits_source": "sample"})
+    path = sample_data / "accounts.toml"
+    accounts = parse_accounts(path.read_text(encoding="utf-8"), path)
+    for account in accounts:
+        account.update(port=smtp_port, limits_source="sample")
+    import_accounts(store, accounts, user="demo")
 
-    # Interim loader until the list importer lands: lower-cases the domain and
-    # marks rows without exactly one "@" invalid.
-    list_id = store.lists.create("demo", "5,000 synthetic people from sample_data/")
-    rows = []
-    with (sample_data / "subscribers.csv").open(newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            email = record.pop("email").strip()
-            local, at, domain = email.rpartition("@")
-            if not at or not local or not domain:
-                continue
-            domain = domain.lower()
-            rows.append({"email": f"{local}@{domain}", "domain": domain, "fields": record})
-    store.subscribers.upsert_many(rows, list_id=list_id)
+    # The real importer: sample_data/subscribers.csv has deliberately broken
+    # rows; their rejects go beside the demo database, never into sample_data.
+    store.lists.create("demo", "5,000 synthetic people from sample_data/")
+    import_csv(
+        store,
+        "demo",
+        sample_data / "subscribers.csv",
+        rejects_path=Path(db_path).parent / "demo-rejects.csv",
+    )
 
-    campaign = tomllib.loads((sample_data / "welcome.toml").read_text(encoding="utf-8"))
-    campaign_id = store.campaigns.create(
-        name=campaign["name"],
-        list_id=list_id,
-        from_name=campaign["from_name"],
-        from_email=campaign["from_email"],
-        reply_to=campaign.get("reply_to", ""),
-        subject=campaign["subject"],
-        text_body=(sample_data / campaign["text_file"]).read_text(encoding="utf-8"),
-        html_body=(sample_data / campaign["html_file"]).read_text(encoding="utf-8"),
-    )
-    store.campaigns.set_accounts(
-        campaign_id,
-        {
-            store.accounts.require(name)["id"]: weight
-            for name, weight in campaign["accounts"].items()
-        },
-    )
+    create_from_file(store, sample_data / "welcome.toml")
     return store

@@ -27,8 +27,8 @@ class PostroomApp(App):
     MODES: ClassVar = dict(VIEWS)
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command", "Jump to view", key_display=":"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -46,6 +46,7 @@ class PostroomApp(App):
         self.config = config or Config()
         self.start_view = start_view if start_view in VIEWS else "dashboard"
         self.user = getpass.getuser()
+        self.where = f"{self.user}@{os.uname().nodename}"  # tests pin this for snapshots
         self.store = Store(self.db_path)
 
     def on_mount(self) -> None:
@@ -58,7 +59,7 @@ class PostroomApp(App):
         return [*VIEWS, "quit"]
 
     def status_line(self) -> str:
-        return f"{self.user}@{os.uname().nodename}  {self.db_path.name}"
+        return f"{self.where}  {self.db_path.name}"
 
     # -- navigation ---------------------------------------------------------
 

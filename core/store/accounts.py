@@ -107,3 +107,39 @@ class Accounts:
             " WHERE account_id = ? AND finished_at >= ? AND outcome = 'sent'",
             (account_id, since),
         )
+
+    def usage(self, account_id: int) -> dict[str, Any]:
+        """What refers to an account: campaigns by name, and its delivery history."""
+        campaigns = [
+            row["name"]
+            for row in self.db.all(
+                "SELECT c.name FROM campaign_accounts ca JOIN campaigns c ON c.id = ca.campaign_id"
+                " WHERE ca.account_id = ? ORDER BY c.name",
+                (account_id,),
+            )
+        ]
+        deliveries = self.db.scalar(
+            "SELECT count(*) FROM deliveries WHERE account_id = ?", (account_id,)
+        )
+        attempts = self.db.scalar(
+            "SELECT count(*) FROM delivery_attempts WHERE account_id = ?", (account_id,)
+        )
+        return {"campaigns": campaigns, "deliveries": deliveries, "attempts": attempts}
+
+    def duplicate(self, account_id: int, new_name: str) -> int:
+        """A copy of an account's settings (not its state or errors) under ``new_name``."""
+        source = self.get(account_id)
+        if source is None:
+            raise StoreError(f"no account with id {account_id}")
+        values = {field: source[field] for field in ACCOUNT_FIELDS}
+        return self.create(**{**values, "name": new_name, "warmup_started_at": None})
+
+    def sent_since_by_account(self, since: float) -> dict[int, int]:
+        """Messages delivered since ``since``, per account id (one query for a table)."""
+        rows = self.db.all(
+            "SELECT account_id, count(*) AS n FROM delivery_attempts"
+            " WHERE finished_at >= ? AND outcome = 'sent' AND account_id IS NOT NULL"
+            " GROUP BY account_id",
+            (since,),
+        )
+        return {row["account_id"]: row["n"] for row in rows}

@@ -130,3 +130,81 @@ class Campaigns:
                 "INSERT INTO campaign_accounts (campaign_id, account_id, weight) VALUES (?, ?, ?)",
                 [(campaign_id, account_id, weight) for account_id, weight in weights.items()],
             )
+
+    def segment_list_id(self, segment_id: int) -> int | None:
+        return self.db.scalar("SELECT list_id FROM segments WHERE id = ?", (segment_id,))
+
+    def audience_names(self, campaign_id: int) -> dict[str, Any]:
+        """The campaign's list and segment names (None when unset)."""
+        return self.db.one(
+            "SELECT l.name AS list_name, g.name AS segment_name FROM campaigns c"
+            " LEFT JOIN lists l ON l.id = c.list_id"
+            " LEFT JOIN segments g ON g.id = c.segment_id WHERE c.id = ?",
+            (campaign_id,),
+        ) or {"list_name": None, "segment_name": None}
+
+    def audience_list_id(self, campaign: dict[str, Any]) -> int | None:
+        """The list whose members a campaign goes to (a segment's list for a segment)."""
+        if campaign["list_id"] is not None:
+            return campaign["list_id"]
+        if campaign["segment_id"] is not None:
+            return self.segment_list_id(campaign["segment_id"])
+        return None
+
+    def audience_counts(self, list_id: int) -> dict[str, int]:
+        """Members, and how many are suppressed, invalid, role addresses, sendable."""
+        row = self.db.one(
+            """
+            SELECT count(*) AS total,
+                   coalesce(sum(x.email IS NOT NULL), 0) AS suppressed,
+                   coalesce(sum(s.valid = 0), 0) AS invalid,
+                   coalesce(sum(s.role = 1), 0) AS role,
+                   coalesce(sum(s.valid = 1 AND x.email IS NULL), 0) AS sendable
+            FROM list_members m JOIN subscribers s ON s.id = m.subscriber_id
+            LEFT JOIN suppressions x ON x.email = s.email
+            WHERE m.list_id = ?
+            """,
+            (list_id,),
+        )
+        return {key: int(value) for key, value in row.items()}
+
+    def audience_page(
+        self, list_id: int, *, after_id: int = 0, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Sendable members (valid, not suppressed), keyset-paged by subscriber id."""
+        return self.db.all(
+            """
+            SELECT s.id, s.email, s.fields, s.role FROM list_members m
+            JOIN subscribers s ON s.id = m.subscriber_id
+            WHERE m.list_id = ? AND s.id > ? AND s.valid = 1
+              AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)
+            ORDER BY s.id LIMIT ?
+            """,
+            (list_id, after_id, limit),
+        )
+
+    def audience_member(self, list_id: int, email: str) -> dict[str, Any] | None:
+        """One member of the list by address (the preview's chosen subscriber)."""
+        return self.db.one(
+            "SELECT s.id, s.email, s.fields, s.role FROM list_members m"
+            " JOIN subscribers s ON s.id = m.subscriber_id WHERE m.list_id = ? AND s.email = ?",
+            (list_id, email),
+        )
+
+    def audience_neighbour(
+        self, list_id: int, subscriber_id: int, step: int
+    ) -> dict[str, Any] | None:
+        """The next (step > 0) or previous member of the list, for preview stepping."""
+        if step > 0:
+            sql = (
+                "SELECT s.id, s.email, s.fields, s.role FROM list_members m"
+                " JOIN subscribers s ON s.id = m.subscriber_id"
+                " WHERE m.list_id = ? AND s.id > ? ORDER BY s.id LIMIT 1"
+            )
+        else:
+            sql = (
+                "SELECT s.id, s.email, s.fields, s.role FROM list_members m"
+                " JOIN subscribers s ON s.id = m.subscriber_id"
+                " WHERE m.list_id = ? AND s.id < ? ORDER BY s.id DESC LIMIT 1"
+            )
+        return self.db.one(sql, (list_id, subscriber_id))

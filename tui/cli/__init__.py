@@ -13,11 +13,30 @@ from collections.abc import Sequence
 
 from core.config import ConfigError
 from core.store import StoreError
-from tui.cli import config_cmd, console, sink
+from tui.cli import (
+    accounts,
+    campaigns,
+    config_cmd,
+    console,
+    dns_cmd,
+    lists,
+    sink,
+    unsubscribe_cmd,
+)
 from tui.cli.common import CliError, common_options
 
 # Subcommand modules, in the order `postroom --help` lists them.
-COMMAND_MODULES = [console, sink, config_cmd]
+# One per line so that parallel branches merge cleanly.
+COMMAND_MODULES = [
+    console,
+    sink,
+    config_cmd,
+    accounts,
+    lists,
+    campaigns,
+    dns_cmd,
+    unsubscribe_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

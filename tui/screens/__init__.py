@@ -7,6 +7,7 @@ from textual.screen import Screen
 from tui.screens.accounts import AccountsScreen
 from tui.screens.campaigns import CampaignsScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.domains import DomainsScreen
 from tui.screens.lists import ListsScreen
 from tui.screens.logs import LogsScreen
 
@@ -16,4 +17,5 @@ VIEWS: dict[str, type[Screen]] = {
     "lists": ListsScreen,
     "campaigns": CampaignsScreen,
     "logs": LogsScreen,
+    "domains": DomainsScreen,
 }

@@ -62,7 +62,7 @@ class TableScreen(BaseScreen):
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("escape", "clear_filter", "Back", show=False),
+        Binding("escape", "clear_filter", "Clear filter / back", key_display="esc", show=False),
     ]
     columns: ClassVar[tuple[str, ...]] = ()
     empty_text: ClassVar[str] = "Nothing here yet."

@@ -39,7 +39,8 @@ class CampaignsScreen(TableScreen):
     def action_open(self) -> None:
         key = self.selected_key
         if key is not None:
-            self.app.push_screen(CampaignLedgerScreen(int(key)))
+            name = next(cells[0] for k, cells in self.rows if str(k) == key)
+            self.app.push_screen(CampaignLedgerScreen(int(key), name))
 
     def on_data_table_row_selected(self, event: object) -> None:
         self.action_open()
@@ -50,16 +51,10 @@ class CampaignLedgerScreen(TableScreen):
 
     columns = ("STATE", "COUNT")
 
-    def __init__(self, campaign_id: int) -> None:
+    def __init__(self, campaign_id: int, name: str) -> None:
         super().__init__()
         self.campaign_id = campaign_id
-        self.crumb = "campaigns › …"
-
-    def on_mount(self) -> None:
-        campaign = self.store.campaigns.get(self.campaign_id)
-        if campaign:
-            self.crumb = f"campaigns › {campaign['name']}"
-        super().on_mount()
+        self.crumb = f"campaigns › {name}"
 
     def load_rows(self) -> list[tuple[Any, tuple[Any, ...]]]:
         counts = self.store.deliveries.counts_by_state(self.campaign_id)

@@ -41,8 +41,6 @@ class HelpScreen(ModalScreen[None]):
                 if self.app.readonly and is_mutating(owner, binding.action):
                     continue
                 table.add_row(binding.key_display or binding.key, binding.description)
-        table.add_row(":", "jump to a view (:accounts, :lists, :campaigns, :logs, :q)")
-        table.add_row("esc", "close, clear the filter, or go back")
         title = getattr(self.under, "crumb", "") or "postroom"
         with Vertical():
             yield Static(f"[b]Keys — {title}[/b]")
