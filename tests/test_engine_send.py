@@ -41,3 +41,31 @@ async def test_a_campaign_reaches_every_recipient_once_and_the_ledger_says_so(db
     # Connections are reused: far fewer sessions than messages.
     assert server.sessions <= 3
     store.close()
+
+
+async def test_the_real_content_path_renders_and_the_ledger_keeps_each_message_id(db_path):
+    from email import message_from_bytes
+
+    recipients = addresses(5)
+    with ScriptedSMTPServer() as server:
+        store = Store(db_path)
+        account = add_account(store, "relay", server.port)
+        campaign = make_campaign(store, recipients, {account: 1}, text_body="Hi {{ email }}")
+        store.close()
+        engine = Engine(db_path, engine_config())  # default compile: core.content
+        await engine.start()
+        engine.launch(campaign, user="ana")
+        await asyncio.wait_for(engine.run(campaign), 10)
+
+    ids = dict(
+        Store(db_path).db.execute(
+            "SELECT email, message_id FROM deliveries WHERE campaign_id = ?", (campaign,)
+        )
+    )
+    for received in server.received:
+        message = message_from_bytes(received.data)
+        assert message["Message-ID"] == ids[received.rcpt]
+        assert message["List-Unsubscribe"].startswith("<https://")
+        body = message.get_payload(decode=True).decode()  # text only: not multipart
+        assert f"Hi {received.rcpt}" in body
+    assert sorted(r.rcpt for r in server.received) == sorted(recipients)

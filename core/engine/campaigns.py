@@ -60,6 +60,11 @@ class CampaignRun:
     def finished(self) -> bool:
         return self.state in ("completed", "cancelled")
 
+    def rcpt(self, email: str) -> str:
+        """RCPT TO form of ``email`` (punycode domain unless the campaign uses SMTPUTF8)."""
+        convert = getattr(self.compiled, "envelope_recipient", None)
+        return convert(email) if convert is not None else email
+
     def reload_counts(self) -> None:
         self.engine.writer.flush()  # outcomes still buffered would be counted as `sending`
         self.counts = self.engine.store.ledger.counts(self.id)

@@ -24,8 +24,9 @@ from typing import Any
 
 import aiosmtplib
 
+from core.accounts.connect import ConnectError, open_session
 from core.config import Config
-from core.engine import session as session_module
+from core.content import CompileError, compile_campaign
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
@@ -41,6 +42,15 @@ from core.store import Outcome, Store, StoreError
 
 log = logging.getLogger(__name__)
 
+# Connection failures that mean the account itself is wrong: pause it, tell the operator.
+ACCOUNT_FAULT_STAGES = (
+    "auth",
+    "auth_refused_plaintext",
+    "secret",
+    "tls",
+    "certificate",
+    "starttls_missing",
+)
 THROTTLE_REQUEUE_SECONDS = 60.0  # a throttled message waits at least this long
 RECONNECTS_BEFORE_BACKOFF = 3
 HEARTBEAT_SECONDS = 1.0
@@ -58,9 +68,10 @@ def pulse(event: asyncio.Event) -> None:
 
 
 def default_compile(store: Store, campaign_id: int, config: Config) -> Any:
-    from core.content import compile_campaign  # the content helper's module
-
-    return compile_campaign(store, campaign_id, config)
+    try:
+        return compile_campaign(store, campaign_id, config)
+    except CompileError as exc:
+        raise StoreError(str(exc)) from None
 
 
 class Engine:
@@ -297,12 +308,12 @@ class Engine:
 
     async def _open(self, account: AccountRun) -> aiosmtplib.SMTP | None:
         try:
-            smtp = await session_module.open_session(
+            smtp = await open_session(
                 account.row, timeout=self._timeout, tls_context=self.tls_context
             )
-        except session_module.ConnectError as exc:
-            error = f"{exc.stage}: {exc.code or ''} {exc.reply}".replace("  ", " ")
-            if exc.stage in session_module.ACCOUNT_FAULT_STAGES:
+        except ConnectError as exc:
+            error = str(exc)
+            if exc.stage in ACCOUNT_FAULT_STAGES:
                 self._pause_auto(account, f"connection failed ({error})")
             else:
                 account.connect_failed(error)
@@ -349,12 +360,13 @@ class Engine:
             self._finish(run, account, row, verdict, message.message_id, started)
             return
         sender = account.row.get("envelope_from") or run.compiled.envelope_from
+        rcpt = run.rcpt(row["email"])
         run.unstarted.pop(row["id"], None)
         run.in_flight += 1
         account.in_flight += 1
         try:
-            errors, reply = await smtp.sendmail(sender, [row["email"]], message.data)
-            verdict = classify_accepted(row["email"], errors, reply)
+            errors, reply = await smtp.sendmail(sender, [rcpt], message.data)
+            verdict = classify_accepted(rcpt, errors, reply)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             verdict = classify(refused.code, refused.message)

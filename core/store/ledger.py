@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.lists import segments
 from core.store.db import Database, StoreError, now
+from core.store.lists import render_filter
 
 # States from which the operator may requeue rows (retry).
 RETRYABLE = ("failed", "deferred", "unknown")
@@ -55,17 +57,11 @@ class Ledger:
         )
         if campaign is None:
             raise StoreError(f"no campaign with id {campaign_id}")
-        list_id = campaign["list_id"]
-        if list_id is None and campaign["segment_id"] is not None:
-            list_id = self.db.scalar(
-                "SELECT list_id FROM segments WHERE id = ?", (campaign["segment_id"],)
-            )
-        if list_id is None:
-            raise StoreError("the campaign has no list to send to")
+        source, clauses, params = self._audience(campaign)
         stamp = now() if at is None else at
         with self.db.transaction():
             self.db.execute(
-                """
+                f"""
                 INSERT OR IGNORE INTO deliveries
                     (campaign_id, subscriber_id, email, domain, state, reason,
                      created_at, updated_at)
@@ -75,15 +71,38 @@ class Ledger:
                        CASE WHEN x.email IS NOT NULL THEN x.reason
                             WHEN s.valid = 0 THEN 'invalid address' ELSE '' END,
                        ?, ?
-                FROM list_members m
-                JOIN subscribers s ON s.id = m.subscriber_id
+                FROM {source}
                 LEFT JOIN suppressions x ON x.email = s.email
-                WHERE m.list_id = ?
+                WHERE {" AND ".join(clauses)}
                 ORDER BY s.id
-                """,
-                (campaign_id, stamp, stamp, list_id),
+                """,  # noqa: S608 - fixed fragments; values are bound
+                (campaign_id, stamp, stamp, *params),
             )
         return self.counts(campaign_id)
+
+    def _audience(self, campaign: dict[str, Any]) -> tuple[str, list[str], list[Any]]:
+        """FROM and WHERE over subscribers ``s`` for the campaign's list or segment."""
+        list_id, clauses, params = campaign["list_id"], ["1"], []
+        if campaign["segment_id"] is not None:
+            segment = self.db.one(
+                "SELECT list_id, expression FROM segments WHERE id = ?", (campaign["segment_id"],)
+            )
+            if segment is None:
+                raise StoreError("the campaign's segment no longer exists")
+            try:
+                where, more = render_filter(segments.parse(segment["expression"]))
+            except segments.SegmentError as exc:
+                raise StoreError(f"the campaign's segment cannot be read: {exc}") from None
+            clauses.append(where)
+            params += more
+            list_id = list_id if list_id is not None else segment["list_id"]
+        elif list_id is None:
+            raise StoreError("the campaign has no list or segment to send to")
+        if list_id is None:
+            return "subscribers s", clauses, params
+        clauses.append("m.list_id = ?")
+        params.append(list_id)
+        return "list_members m JOIN subscribers s ON s.id = m.subscriber_id", clauses, params
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         rows = self.db.execute(
