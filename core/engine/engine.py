@@ -544,13 +544,8 @@ class Engine:
         user: str | None = None,
     ) -> int:
         """Requeue rows in ``states``, due now; reopens a completed campaign."""
-        n = self.store.ledger.requeue(campaign_id, states, self.clock())
-        self.store.audit.record(
-            self._who(user), "campaign_retry", f"campaign:{campaign_id}", f"{n} {','.join(states)}"
-        )
         row = self.store.campaigns.get(campaign_id)
-        if n and row is not None and row["state"] == "completed":
-            self.store.campaigns.set_state(campaign_id, "running")
+        n = retry_deliveries(self.store, campaign_id, states, self._who(user), self.clock())
         run = self._campaign(campaign_id)
         if run is not None:
             run.reload_counts()
@@ -562,10 +557,7 @@ class Engine:
         """The operator's call on rows a crash left ``unknown``: 'resend' or 'mark_sent'."""
         if action == "resend":
             return self.retry(campaign_id, ("unknown",), user)
-        n = self.store.ledger.resolve_unknown(campaign_id, action, self.clock())
-        self.store.audit.record(
-            self._who(user), f"unknown_{action}", f"campaign:{campaign_id}", f"{n} rows"
-        )
+        n = resolve_unknown(self.store, campaign_id, action, self._who(user), self.clock())
         run = self._campaign(campaign_id)
         if run is not None:
             run.reload_counts()
@@ -738,3 +730,24 @@ def launch_campaign(store: Store, campaign_id: int, user: str, at: float) -> dic
         user, "campaign_launch", f"campaign:{row['name']}", json.dumps(counts, sort_keys=True)
     )
     return counts
+
+
+def retry_deliveries(
+    store: Store, campaign_id: int, states: tuple[str, ...], user: str, at: float
+) -> int:
+    """Requeue rows in ``states`` (due now); a completed campaign runs again."""
+    n = store.ledger.requeue(campaign_id, states, at)
+    store.audit.record(user, "campaign_retry", f"campaign:{campaign_id}", f"{n} {','.join(states)}")
+    row = store.campaigns.get(campaign_id)
+    if n and row is not None and row["state"] == "completed":
+        store.campaigns.set_state(campaign_id, "running")
+    return n
+
+
+def resolve_unknown(store: Store, campaign_id: int, action: str, user: str, at: float) -> int:
+    """The operator's call on ``unknown`` rows (no engine needed): resend or mark_sent."""
+    if action == "resend":
+        return retry_deliveries(store, campaign_id, ("unknown",), user, at)
+    n = store.ledger.resolve_unknown(campaign_id, action, at)
+    store.audit.record(user, f"unknown_{action}", f"campaign:{campaign_id}", f"{n} rows")
+    return n
