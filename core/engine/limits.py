@@ -21,18 +21,19 @@ RECOVERY_INTERVAL = 30.0  # ... every this many seconds without a throttle signa
 
 
 class TokenBucket:
-    """Messages per second with a small burst; ``rate`` may change at any time.
+    """Messages per second, scheduled exactly (GCRA); ``rate`` may change at any time.
 
-    ``rate`` None or <= 0 means unlimited. Waiters are served one at a time
-    (an asyncio.Lock), so the long-run rate is exact whatever the number of
-    connections.
+    Each token is due 1/rate after the previous one's due time, so timer
+    overshoot does not lower the long-run rate; after idling, at most
+    CREDIT_SECONDS worth of tokens come at once. ``rate`` None or <= 0 means
+    unlimited. A rate change re-times the token being waited for.
     """
 
-    def __init__(self, rate: float | None, burst: float = 1.0) -> None:
+    CREDIT_SECONDS = 0.05
+
+    def __init__(self, rate: float | None) -> None:
         self._rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._stamp: float | None = None
+        self._last = float("-inf")  # due time of the last token issued
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
 
@@ -41,29 +42,29 @@ class TokenBucket:
         return self._rate
 
     def set_rate(self, rate: float | None) -> None:
-        self._refill()
         self._rate = rate
-        self._changed.set()  # wake a waiter so it recomputes with the new rate
-
-    def _refill(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if self._stamp is not None and self._rate and self._rate > 0:
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
+        self._changed.set()  # the waiter recomputes its due time with the new rate
+        self._changed.clear()
 
     async def take(self) -> None:
         if not self._rate or self._rate <= 0:
             return
+        loop = asyncio.get_running_loop()
         async with self._lock:
             while True:
-                self._refill()
-                if not self._rate or self._rate <= 0 or self._tokens >= 1.0:
-                    self._tokens -= 1.0 if self._rate and self._rate > 0 else 0.0
+                rate = self._rate
+                if not rate or rate <= 0:
                     return
-                wait = (1.0 - self._tokens) / self._rate
-                self._changed.clear()
+                now = loop.time()
+                # After idling, the first token is due at once (credit of one interval).
+                base = max(self._last, now - max(self.CREDIT_SECONDS, 1.0 / rate))
+                due = base + 1.0 / rate
+                if due <= now:
+                    self._last = due
+                    return
+                self._last = base  # anchor: the wait below counts from here
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), wait)
+                    await asyncio.wait_for(self._changed.wait(), due - now)
 
 
 class AdaptiveRate:
