@@ -135,3 +135,18 @@ def test_suppression_import_maps_reasons_and_export_round_trips(db_path, tmp_pat
 def test_suppressed_among_for_send_time_checks(store):
     suppress.add(store, "x@example.com", "bounced")
     assert suppress.suppressed_among(store, ["x@example.com", "y@example.com"]) == {"x@example.com"}
+
+
+def test_import_check_mx_uses_the_configured_nameserver(db_path, tmp_path, capsys, monkeypatch):
+    from tests.support.dns_server import DnsServer
+
+    path = tmp_path / "mx.csv"
+    path.write_text("email\nok@good.example\nno@nullmx.example\n", encoding="utf-8")
+    with DnsServer() as dns:
+        dns.mx("good.example", 10, "mx.good.example")
+        dns.add("nullmx.example. 300 IN MX 0 .")
+        host, port = dns.nameserver
+        monkeypatch.setenv("POSTROOM_NAMESERVER", f"{host}:{port}")
+        assert run(db_path, "lists", "import", "l", str(path), "--check-mx", "--no-progress") == 0
+    assert "undeliverable domain 1" in capsys.readouterr().out
+    assert Store(db_path).subscribers.by_email("no@nullmx.example")["valid"] == 0

@@ -148,10 +148,7 @@ def test_duplicates_differing_by_case_are_merged(store, tmp_path):
 def test_idn_domains_are_normalised_to_one_form(store, tmp_path):
     text = "email\nzoe@MÜNCHEN.example\nzoe@xn--mnchen-3ya.example\nmax@bücher.example\n"
     summary = import_csv(store, "l", write(tmp_path / "idn.csv", text))
-    assert set(members(store, "l")) == {
-        "zoe@xn--mnchen-3ya.example",
-        "max@xn--bcher-kva.example",
-    }
+    assert set(members(store, "l")) == {"zoe@münchen.example", "max@bücher.example"}
     assert summary.merged == 1
 
 
@@ -244,8 +241,48 @@ def test_progress_reports_rows_bytes_and_eta_and_cancel_changes_nothing(store, t
 def test_validator_matches_email_validator_and_caches_domains():
     validator = Validator()
     assert validator.check(" Ann.Lee+tag@Example.COM ").email == "ann.lee+tag@example.com"
-    assert validator.check("Ünïcode@bücher.example").email == "ünïcode@xn--bcher-kva.example"
-    assert normalize("x@MÜNCHEN.example") == "x@xn--mnchen-3ya.example"
+    assert validator.check("Ünïcode@bücher.example").email == "ünïcode@bücher.example"
+    assert normalize("x@xn--MNCHEN-3ya.example") == "x@münchen.example"
+    assert validator.check("x@MÜNCHEN.example").domain == "münchen.example"
     for bad in ("a@b", "a..b@example.com", "a@-x.example", "plain", "a@localhost"):
         with pytest.raises(AddressError):
             validator.check(bad)
+
+
+def test_mx_check_marks_undeliverable_domains_via_loopback_dns(store, tmp_path):
+    from core.lists.validate import MxChecker
+    from tests.support.dns_server import DnsServer
+
+    text = (
+        "email\na@good.example\nb@good.example\nc@implicit.example\nd@nullmx.example\n"
+        "e@nothing.example\nf@broken.example\ng@GOOD.example\nh@bücher.example\n"
+    )
+    path = write(tmp_path / "mx.csv", text)
+    with DnsServer() as dns:
+        dns.mx("good.example", 10, "mx.good.example")
+        dns.a("mx.good.example", "192.0.2.1")
+        dns.a("implicit.example", "192.0.2.2")
+        dns.add("nullmx.example. 300 IN MX 0 .")
+        dns.servfail("broken.example")
+        dns.mx("xn--bcher-kva.example", 10, "mx.good.example")
+        checker = MxChecker(dns.resolver(timeout=0.5))
+        summary = import_csv(store, "l", path, check_mx=checker)
+        # Each distinct domain was asked once, however many rows it has.
+        assert dns.queried("good.example", "MX") == 1
+    valid = {
+        r["email"]: r["valid"]
+        for r in store.db.all("SELECT email, valid FROM subscribers ORDER BY email")
+    }
+    assert valid == {
+        "a@good.example": 1,
+        "b@good.example": 1,
+        "c@implicit.example": 1,
+        "d@nullmx.example": 0,
+        "e@nothing.example": 0,
+        "f@broken.example": 1,  # DNS failed: not called undeliverable
+        "g@good.example": 1,
+        "h@bücher.example": 1,  # looked up as xn--bcher-kva.example
+    }
+    assert summary.undeliverable == 2
+    assert any("broken.example" in note for note in summary.notes)
+    assert any("undeliverable domain 2" in line for line in summary.lines())

@@ -10,6 +10,7 @@ from typing import Any
 from core.content.build import CompiledCampaign
 from core.content.errors import ContentError, RenderError
 from core.content.templates import html_to_text
+from core.lists.validate import AddressError, normalize
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ def pick_subscriber(store: Any, list_id: int | None, *, email: str | None = None
     if list_id is None:
         raise ContentError("the campaign has no list or segment")
     if email:
+        # The list stores addresses normalised (IDNA domain, lower-cased); so
+        # must the lookup, or "ada@münchen.example" would never be found.
+        try:
+            email = normalize(email)
+        except AddressError as exc:
+            raise ContentError(f"{email}: {exc}") from None
         row = store.campaigns.audience_member(list_id, email)
         if row is None:
             raise ContentError(f"{email} is not a member of the campaign's list")

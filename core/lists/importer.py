@@ -376,6 +376,12 @@ def import_csv(
                 _report(progress, "checking MX", summary, binary, total_bytes, clock, started)
                 bad = check_mx(staging.domains())
                 summary.undeliverable = staging.mark_undeliverable(sorted(bad))
+                if failed := getattr(check_mx, "failed", None):
+                    summary.notes.append(
+                        f"MX not checked for {len(failed)} domain(s), DNS did not answer: "
+                        + ", ".join(failed[:5])
+                        + (" ..." if len(failed) > 5 else "")
+                    )
             if cancel is not None and cancel.is_set():
                 raise ImportCancelled("import cancelled; nothing was changed")
             summary.suppressed = staging.suppressed()

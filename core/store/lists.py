@@ -120,8 +120,8 @@ class Subscribers:
 
         ``after_id`` pages forward; ``before_id`` pages backward (rows still
         come back in ascending id order). ``search`` matches the address or
-        any field value (substring, case-insensitive); ``where`` is a parsed
-        segment filter.
+        any field value (substring, case-insensitive; a leading ``!``
+        excludes); ``where`` is a parsed segment filter.
         """
         source, clauses, params = self._filters(list_id, search, where)
         key = self._key(list_id)
@@ -213,9 +213,12 @@ class Subscribers:
             source = "list_members m JOIN subscribers s ON s.id = m.subscriber_id"
             clauses.append("m.list_id = ?")
             params.append(list_id)
+        exclude = search.startswith("!")
+        search = search.removeprefix("!").lower()
         if search:
-            clauses.append("(instr(s.email, ?) > 0 OR instr(lower(s.fields), ?) > 0)")
-            params += [search.lower(), search.lower()]
+            match = "(instr(s.email, ?) > 0 OR instr(lower(s.fields), ?) > 0)"
+            clauses.append(f"NOT {match}" if exclude else match)
+            params += [search, search]
         if where is not None:
             sql, more = render_filter(where)
             clauses.append(sql)

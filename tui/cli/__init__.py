@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     engine_cmd,
     dns_cmd,
     unsubscribe_cmd,
+    lists,
 ]
 
 

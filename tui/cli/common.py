@@ -63,9 +63,6 @@ def current_user() -> str:
     return getpass.getuser()
 
 
-_GROUPS: dict[int, dict[str, argparse._SubParsersAction]] = {}
-
-
 def command_group(
     subparsers: argparse._SubParsersAction,
     parent: argparse.ArgumentParser,
@@ -78,7 +75,9 @@ def command_group(
     launch``, the campaigns module ``campaigns create``): the first call
     creates the group, later calls get the same one.
     """
-    groups = _GROUPS.setdefault(id(subparsers), {})
+    # Kept on the subparsers object itself: a module-level cache keyed by id()
+    # could hand a new parser the group of a collected one.
+    groups = subparsers.__dict__.setdefault("postroom_groups", {})
     if name not in groups:
         group = subparsers.add_parser(name, parents=[parent], help=help)
         groups[name] = group.add_subparsers(dest="action", metavar="ACTION", required=True)

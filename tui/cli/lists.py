@@ -12,6 +12,7 @@ from typing import TextIO
 from core.lists import segments, suppress
 from core.lists.export import export_subscribers
 from core.lists.importer import ImportCancelled, ImportFailed, Progress, import_csv
+from core.lists.validate import MxChecker
 from core.store import Store
 from core.store.lists import IMPORT_MODES, SUPPRESSION_REASONS
 from tui.cli import common
@@ -177,7 +178,11 @@ def import_list(args: argparse.Namespace) -> int:
     common.require_writable(args, "import a list")
     store = common.open_store(args)
     bar = None if args.no_progress else ProgressBar(sys.stderr)
-    check_mx = _mx_checker() if args.check_mx else None
+    check_mx = None
+    if args.check_mx:
+        from core.dnscheck import Resolver  # dnspython loads only when asked
+
+        check_mx = MxChecker(Resolver.from_env())
     try:
         summary = import_csv(
             store,
@@ -209,10 +214,6 @@ def import_list(args: argparse.Namespace) -> int:
     )
     print("\n".join(summary.lines()))
     return 0
-
-
-def _mx_checker():  # noqa: ANN202 - MxCheck
-    raise CliError("--check-mx needs core.dnscheck, which is not in this build yet")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from core.lists.export import export_subscribers
 from core.store import Store, StoreError
@@ -178,24 +178,15 @@ class SubscriberSource:
     def _cells(self, r: dict[str, Any]) -> tuple[str, str, str]:
         flags = " ".join(f for f, on in (("invalid", not r["valid"]), ("role", r["role"])) if on)
         fields = json.loads(r["fields"])
-        return _readable(r["email"]), flags, "  ".join(f"{k}={v}" for k, v in fields.items())
-
-
-def _readable(email: str) -> str:
-    """Addresses are stored with IDNA (xn--) domains; people read Unicode."""
-    if "xn--" not in email:
-        return email
-    local, _, domain = email.rpartition("@")
-    try:
-        return f"{local}@{domain.encode('ascii').decode('idna')}"
-    except UnicodeError:
-        return email
+        return r["email"], flags, "  ".join(f"{k}={v}" for k, v in fields.items())
 
 
 class SubscribersScreen(BaseScreen):
-    """One list's members, paged from the database; `/` searches."""
+    """One list's members, paged from the database; `/` searches address and
+    fields (live on lists up to LIVE_SEARCH members, on Enter above)."""
 
     DEFAULT_CSS = """
+    SubscribersScreen #found { dock: bottom; height: 1; color: $text-muted; padding: 0 1; }
     SubscribersScreen #search { dock: bottom; display: none; height: 1; border: none; padding: 0 1; }
     SubscribersScreen #search.-open { display: block; }
     """
@@ -203,38 +194,44 @@ class SubscribersScreen(BaseScreen):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("escape", "back", "Back", show=False),
     ]
+    LIVE_SEARCH = 100_000  # a search is a scan: as-you-type only while it is cheap
 
     def __init__(self, list_id: int, list_name: str) -> None:
         super().__init__()
         self.list_id = list_id
         self.list_name = list_name
         self.search = ""
+        self.members = 0
         self.crumb = f"lists › {list_name}"
 
     def compose(self) -> ComposeResult:
         yield from self.compose_header()
         yield PagedTable(empty_text="No members match.", id="members")
-        box = Input(
-            placeholder="search address or field value (enter applies, esc clears)", id="search"
-        )
+        box = Input(placeholder="search address or fields (!x excludes, esc clears)", id="search")
         box.can_focus = False
         yield box
+        yield Static("", id="found")
 
     def on_mount(self) -> None:
         self.table.set_source(SubscriberSource(self.store, self.list_id))
-        self._update_crumb()
+        self.members = self.table.total
+        self._show_found()
         self.table.focus()
 
     @property
     def table(self) -> PagedTable:
         return self.query_one("#members", PagedTable)
 
-    def _update_crumb(self) -> None:
-        found = f"{self.table.total:,} members"
+    def _apply(self, text: str) -> None:
+        self.search = text
+        self.table.set_source(SubscriberSource(self.store, self.list_id, text))
+        self._show_found()
+
+    def _show_found(self) -> None:
+        text = f"{self.members:,} members"
         if self.search:
-            found += f" matching {self.search!r}"
-        self.crumb = f"lists › {self.list_name} ({found})"
-        self.refresh_header()
+            text = f"{self.table.total:,} of {text} match {self.search!r}"
+        self.query_one("#found", Static).update(text)
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
@@ -242,23 +239,25 @@ class SubscribersScreen(BaseScreen):
         box.add_class("-open")
         box.focus()
 
+    @on(Input.Changed, "#search")
+    def _search_typed(self, event: Input.Changed) -> None:
+        if self.members <= self.LIVE_SEARCH:
+            self._apply(event.value.strip())
+
     @on(Input.Submitted, "#search")
-    def _search(self, event: Input.Submitted) -> None:
-        self.search = event.value.strip()
-        self.table.set_source(SubscriberSource(self.store, self.list_id, self.search))
-        self._update_crumb()
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self._apply(event.value.strip())
         self.table.focus()
 
     def action_back(self) -> None:
         box = self.query_one("#search", Input)
         if box.has_class("-open") or self.search:
-            box.value = ""
+            with box.prevent(Input.Changed):
+                box.value = ""
             box.can_focus = False
             box.remove_class("-open")
             if self.search:
-                self.search = ""
-                self.table.set_source(SubscriberSource(self.store, self.list_id))
-                self._update_crumb()
+                self._apply("")
             self.table.focus()
         else:
             self.app.action_back()

@@ -138,6 +138,17 @@ class PagedTable(ScrollView, can_focus=True):
         return rows[within] if within < len(rows) else None
 
     @property
+    def row_count(self) -> int:
+        return self.total
+
+    def get_row_at(self, index: int) -> list[str]:
+        """The cells of row ``index`` (DataTable's name for it)."""
+        found = self.row(index)
+        if found is None:
+            raise IndexError(index)
+        return list(found[1])
+
+    @property
     def selected_key(self) -> Any:
         found = self.row(self.cursor)
         return found[0] if found else None
