@@ -38,7 +38,6 @@ COMMAND_MODULES = [
     engine_cmd,
     dns_cmd,
     unsubscribe_cmd,
-    lists,
 ]
 
 
