@@ -20,6 +20,7 @@ from tui.cli import (
     config_cmd,
     console,
     dns_cmd,
+    engine_cmd,
     lists,
     sink,
     unsubscribe_cmd,
@@ -35,6 +36,7 @@ COMMAND_MODULES = [
     accounts,
     lists,
     campaigns,
+    engine_cmd,
     dns_cmd,
     unsubscribe_cmd,
 ]

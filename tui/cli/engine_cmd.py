@@ -1,0 +1,183 @@
+"""`postroom run` (the headless engine) and `postroom campaigns launch/status/resolve`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from core.engine import Engine, RemoteControl, launch_campaign, running_engine
+from core.engine.control import new_event_loop
+from core.engine.engine import resolve_unknown
+from core.store import DELIVERY_STATES
+from tui.cli import common
+from tui.cli.common import CliError
+
+
+def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    run = subparsers.add_parser(
+        "run",
+        parents=[parent],
+        help="run the send engine headless until the running campaigns are done",
+        description="Send every running campaign (or only --campaign) and exit when done. "
+        "Ctrl-C or SIGTERM stops cleanly: in-flight messages finish, nothing is left "
+        "`sending`. Consoles opened meanwhile attach to this engine.",
+    )
+    run.add_argument("--campaign", metavar="NAME", help="only wait for this campaign")
+    run.set_defaults(handler=run_engine)
+
+    group = common.command_group(
+        subparsers, parent, "campaigns", "create, check and send campaigns"
+    )
+    launch = group.add_parser(
+        "launch",
+        parents=[parent],
+        help="queue a draft campaign for sending",
+        description="Materialise one delivery per recipient (minus suppressed addresses) and "
+        "mark the campaign running. A running engine starts sending at once; otherwise "
+        "`postroom run` does.",
+    )
+    launch.add_argument("name")
+    launch.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    launch.set_defaults(handler=launch_cmd)
+
+    status = group.add_parser("status", parents=[parent], help="a campaign's delivery counts")
+    status.add_argument("name")
+    status.set_defaults(handler=status_cmd)
+
+    resolve = group.add_parser(
+        "resolve",
+        parents=[parent],
+        help="decide about deliveries whose outcome a crash left unknown",
+    )
+    resolve.add_argument("name")
+    resolve.add_argument("--unknown", required=True, choices=("resend", "mark-sent"))
+    resolve.set_defaults(handler=resolve_cmd)
+
+
+def run_engine(args: argparse.Namespace) -> int:
+    common.require_writable(args, "send mail")
+    config = common.config(args)
+    db = common.db_path(args)
+    campaign_id = None
+    if args.campaign:
+        store = common.open_store(args)
+        try:
+            campaign_id = store.campaigns.require(args.campaign)["id"]
+        finally:
+            store.close()
+    engine = Engine(db, config, user=common.current_user())
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(engine.start())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, engine.request_stop)
+        for cid, n in engine.recovered.items():
+            print(
+                f"postroom: {n} deliveries of campaign {cid} have an unknown outcome (the last "
+                "engine stopped mid-send); decide with `postroom campaigns resolve`",
+                file=sys.stderr,
+            )
+        running = [c.name for c in engine.campaigns.values() if c.running]
+        print(f"engine {engine.run_id[:8]} sending: {', '.join(running) or 'nothing to send'}")
+        loop.run_until_complete(engine.run(campaign_id))
+        for run in engine.campaigns.values():
+            print(f"{run.name}: {run.state}; {_counts_line(run.counts)}")
+    finally:
+        loop.close()
+    return 0
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {counts[state]:,}" for state in DELIVERY_STATES if counts.get(state))
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise CliError("sending mail needs confirmation: pass --yes")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def launch_cmd(args: argparse.Namespace) -> int:
+    common.require_writable(args, "launch a campaign")
+    store = common.open_store(args)
+    try:
+        campaign = store.campaigns.require(args.name)
+        accounts = ", ".join(a["name"] for a in store.campaigns.accounts(campaign["id"]))
+        listed = next(c for c in store.campaigns.all() if c["id"] == campaign["id"])
+        audience = (
+            f"segment {listed['segment_name']!r}"
+            if listed.get("segment_name")
+            else f"list {listed.get('list_name')!r}"
+        )
+        question = f"Send campaign {args.name!r} to {audience} through {accounts or 'no account'}?"
+        if not args.yes and not _confirm(question):
+            print("not launched")
+            return 1
+        if running_engine(store.path) is not None:
+            remote = RemoteControl(store.path)
+            try:
+                counts = remote.launch(campaign["id"], user=common.current_user())
+            finally:
+                remote.close()
+            where = "the running engine is sending it"
+        else:
+            counts = launch_campaign(store, campaign["id"], common.current_user(), time.time())
+            where = "run `postroom run` to send it"
+    finally:
+        store.close()
+    print(f"launched {args.name!r}: {_counts_line(counts)}; {where}")
+    return 0
+
+
+def status_cmd(args: argparse.Namespace) -> int:
+    store = common.open_store(args)
+    try:
+        campaign = store.campaigns.require(args.name)
+        counts = store.ledger.counts(campaign["id"])
+        snapshot = store.engine_state.read_stats() if running_engine(store.path) else None
+    finally:
+        store.close()
+    total = sum(counts.values())
+    print(f"{args.name}: {campaign['state']}, {total:,} recipients")
+    for state in DELIVERY_STATES:
+        if counts.get(state):
+            print(f"  {state:<10} {counts[state]:>10,}")
+    live = (snapshot or {}).get("campaigns", {}).get(str(campaign["id"]))
+    if live:
+        eta = live.get("eta_seconds")
+        print(
+            f"  rate {live['rate_10s']:.1f}/s (10 s), {live['rate_60s']:.1f}/s (60 s);"
+            f" in flight {live['in_flight']}" + (f"; done in ~{eta // 60:.0f} min" if eta else "")
+        )
+        for key in ("waiting_reason", "alert", "last_error"):
+            if live.get(key):
+                print(f"  {key.replace('_', ' ')}: {live[key]}")
+    if counts.get("unknown"):
+        print(
+            f"  {counts['unknown']:,} unknown: resolve with"
+            f" `postroom campaigns resolve {args.name} --unknown resend|mark-sent`"
+        )
+    return 0
+
+
+def resolve_cmd(args: argparse.Namespace) -> int:
+    common.require_writable(args, "resolve unknown deliveries")
+    action = args.unknown.replace("-", "_")
+    store = common.open_store(args)
+    try:
+        campaign = store.campaigns.require(args.name)
+        if running_engine(store.path) is not None:
+            remote = RemoteControl(store.path)
+            try:
+                n = remote.resolve_unknown(campaign["id"], action, user=common.current_user())
+            finally:
+                remote.close()
+        else:
+            n = resolve_unknown(store, campaign["id"], action, common.current_user(), time.time())
+    finally:
+        store.close()
+    done = "queued to send again" if action == "resend" else "marked sent"
+    print(f"{args.name}: {n:,} unknown deliveries {done}")
+    return 0
