@@ -59,28 +59,10 @@ class Accounts:
         return account
 
     def create(self, **values: Any) -> int:
-        values = _only_known(values)
-        stamp = now()
-        values = {**values, "created_at": stamp, "updated_at": stamp}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        with self.db.transaction():
-            cursor = self.db.execute(
-                f"INSERT INTO accounts ({columns}) VALUES ({marks})",  # noqa: S608 - names checked
-                tuple(values.values()),
-            )
-        return int(cursor.lastrowid)
+        return self.db.insert_row("accounts", _only_known(values))
 
     def update(self, account_id: int, **values: Any) -> None:
-        values = _only_known(values)
-        if not values:
-            return
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        with self.db.transaction():
-            self.db.execute(
-                f"UPDATE accounts SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
-                (*values.values(), now(), account_id),
-            )
+        self.db.update_row("accounts", account_id, _only_known(values))
 
     def set_state(self, account_id: int, state: str, reason: str | None = None) -> None:
         with self.db.transaction():

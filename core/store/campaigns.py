@@ -73,28 +73,10 @@ class Campaigns:
         return found
 
     def create(self, **values: Any) -> int:
-        values = _encode(values)
-        stamp = now()
-        values = {**values, "created_at": stamp, "updated_at": stamp}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        with self.db.transaction():
-            cursor = self.db.execute(
-                f"INSERT INTO campaigns ({columns}) VALUES ({marks})",  # noqa: S608 - names checked
-                tuple(values.values()),
-            )
-        return int(cursor.lastrowid)
+        return self.db.insert_row("campaigns", _encode(values))
 
     def update(self, campaign_id: int, **values: Any) -> None:
-        values = _encode(values)
-        if not values:
-            return
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        with self.db.transaction():
-            self.db.execute(
-                f"UPDATE campaigns SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
-                (*values.values(), now(), campaign_id),
-            )
+        self.db.update_row("campaigns", campaign_id, _encode(values))
 
     def set_state(self, campaign_id: int, state: str) -> None:
         stamp = now()

@@ -155,6 +155,34 @@ class Database:
         row = self.execute(sql, params).fetchone()
         return row[0] if row is not None else None
 
+    def insert_row(self, table: str, values: dict[str, Any]) -> int:
+        """Insert one row stamped with created_at/updated_at; returns its id.
+
+        ``table`` and the column names come from the repositories' own lists
+        of known fields, never from input; the values are bound.
+        """
+        stamp = now()
+        values = {**values, "created_at": stamp, "updated_at": stamp}
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.transaction():
+            cursor = self.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
+                tuple(values.values()),
+            )
+        return int(cursor.lastrowid)
+
+    def update_row(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        """Set ``values`` on one row and stamp updated_at (names as in insert_row)."""
+        if not values:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        with self.transaction():
+            self.execute(
+                f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608
+                (*values.values(), now(), row_id),
+            )
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction (BEGIN IMMEDIATE); nests as one transaction."""
