@@ -57,6 +57,7 @@ HEARTBEAT_SECONDS = 1.0
 COMMAND_POLL_SECONDS = 0.2
 STATS_WRITE_SECONDS = 0.5
 SNAPSHOT_SECONDS = 0.1
+SCHEDULE_POLL_SECONDS = 1.0
 
 Compile = Callable[[Store, int, Config], Any]
 
@@ -134,8 +135,9 @@ class Engine:
             asyncio.create_task(self.writer.run(), name="engine-writer"),
             asyncio.create_task(self._housekeeping(), name="engine-housekeeping"),
         ]
-        for row in self.store.db.all("SELECT id FROM campaigns WHERE state = 'running'"):
-            self._start_campaign(row["id"])
+        for campaign_id in self.store.engine_state.running_campaigns():
+            self._start_campaign(campaign_id)
+        self.start_due()
         self.refresh_snapshot()
 
     async def run(self, campaign_id: int | None = None) -> None:
@@ -144,11 +146,12 @@ class Engine:
             await self.start()
         try:
             while not self.stopping:
+                scheduled = {row["id"] for row in self.store.engine_state.scheduled_campaigns()}
                 if campaign_id is not None:
                     run = self.campaigns.get(campaign_id)
-                    if run is None or not run.running:
+                    if (run is None or not run.running) and campaign_id not in scheduled:
                         break
-                elif not any(c.running for c in self.campaigns.values()):
+                elif not scheduled and not any(c.running for c in self.campaigns.values()):
                     break
                 self._idle.clear()
                 with contextlib.suppress(TimeoutError):
@@ -507,6 +510,25 @@ class Engine:
         self.refresh_snapshot()
         return counts
 
+    def start_due(self) -> list[int]:
+        """Launch scheduled campaigns whose start time has come (checked before scheduling)."""
+        started = []
+        for row in self.store.engine_state.scheduled_campaigns():
+            if row["scheduled_at"] is not None and row["scheduled_at"] > self.clock():
+                break
+            try:
+                self.launch(row["id"], user="scheduler")
+            except StoreError as exc:
+                # Back to draft with the reason, instead of failing again every second.
+                self.store.campaigns.set_state(row["id"], "draft")
+                self.store.audit.record(
+                    "scheduler", "campaign_schedule_failed", f"campaign:{row['id']}", str(exc)
+                )
+                log.error("scheduled campaign %s not launched: %s", row["id"], exc)
+                continue
+            started.append(row["id"])
+        return started
+
     def pause_campaign(self, campaign_id: int, user: str | None = None) -> None:
         """Returns once no new transaction can start; in-flight ones finish."""
         self._set_campaign_state(campaign_id, "paused", user)
@@ -658,7 +680,7 @@ class Engine:
     async def _housekeeping(self) -> None:
         """Snapshot, heartbeat, commands from attached consoles, stats row."""
         state = self.store.engine_state
-        last_beat = last_poll = last_write = 0.0
+        last_beat = last_poll = last_write = last_schedule = 0.0
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
             self.refresh_snapshot()
@@ -668,6 +690,10 @@ class Engine:
                 if not state.heartbeat(self.run_id, time.time()):
                     log.error("engine lock taken by another run; stopping")
                     self.request_stop()
+            if now - last_schedule >= SCHEDULE_POLL_SECONDS:
+                last_schedule = now
+                if self.start_due():
+                    self.refresh_snapshot()
             applied = 0
             if now - last_poll >= COMMAND_POLL_SECONDS:
                 last_poll = now

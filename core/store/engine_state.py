@@ -107,6 +107,18 @@ class EngineState:
     def command(self, command_id: int) -> dict[str, Any] | None:
         return self.db.one("SELECT * FROM engine_commands WHERE id = ?", (command_id,))
 
+    # -- campaigns the engine picks up ---------------------------------------------
+
+    def running_campaigns(self) -> list[int]:
+        return [r["id"] for r in self.db.all("SELECT id FROM campaigns WHERE state = 'running'")]
+
+    def scheduled_campaigns(self) -> list[dict[str, Any]]:
+        """Scheduled campaigns (id, scheduled_at), earliest first."""
+        return self.db.all(
+            "SELECT id, scheduled_at FROM campaigns WHERE state = 'scheduled'"
+            " ORDER BY scheduled_at, id"
+        )
+
     # -- stats snapshot ---------------------------------------------------------------
 
     def write_stats(self, snapshot: dict[str, Any], at: float) -> None:

@@ -74,13 +74,8 @@ def make_campaign(
         ],
         list_id=list_id,
     )
-    campaign_id = store.campaigns.create(
-        name=name,
-        list_id=list_id,
-        from_email="news@example.org",
-        subject="Spring news",
-        **values,
-    )
+    values = {"from_email": "news@example.org", "subject": "Spring news", **values}
+    campaign_id = store.campaigns.create(name=name, list_id=list_id, **values)
     store.campaigns.set_accounts(campaign_id, accounts)
     return campaign_id
 

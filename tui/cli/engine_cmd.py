@@ -7,9 +7,10 @@ import signal
 import sys
 import time
 
-from core.engine import Engine, RemoteControl, launch_campaign, running_engine
+from core.engine import Engine, RemoteControl, running_engine
 from core.engine.control import new_event_loop
 from core.engine.engine import resolve_unknown
+from core.engine.launch import commit_launch, parse_start, prepare_launch
 from core.store import DELIVERY_STATES
 from tui.cli import common
 from tui.cli.common import CliError
@@ -33,12 +34,24 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     launch = group.add_parser(
         "launch",
         parents=[parent],
-        help="queue a draft campaign for sending",
-        description="Materialise one delivery per recipient (minus suppressed addresses) and "
-        "mark the campaign running. A running engine starts sending at once; otherwise "
-        "`postroom run` does.",
+        help="check a draft campaign, then queue it for sending (now or --at a time)",
+        description="Run the pre-launch check (as `campaigns check`), show its summary and "
+        "the ETA, and refuse when anything blocks. After confirmation, materialise one "
+        "delivery per recipient (minus suppressed addresses) and mark the campaign running: "
+        "a running engine starts sending at once, otherwise `postroom run` does. With --at "
+        "(or a start time in the campaign) the campaign is scheduled instead, and a running "
+        "engine launches it at that time.",
     )
     launch.add_argument("name")
+    when = launch.add_mutually_exclusive_group()
+    when.add_argument(
+        "--at",
+        metavar="TIME",
+        help="start time: '2026-12-05 09:00' (local) or ISO 8601 with a zone",
+    )
+    when.add_argument(
+        "--now", action="store_true", help="ignore the campaign's own start time; send now"
+    )
     launch.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     launch.set_defaults(handler=launch_cmd)
 
@@ -104,30 +117,26 @@ def launch_cmd(args: argparse.Namespace) -> int:
     store = common.open_store(args)
     try:
         campaign = store.campaigns.require(args.name)
-        accounts = ", ".join(a["name"] for a in store.campaigns.accounts(campaign["id"]))
-        listed = next(c for c in store.campaigns.all() if c["id"] == campaign["id"])
-        audience = (
-            f"segment {listed['segment_name']!r}"
-            if listed.get("segment_name")
-            else f"list {listed.get('list_name')!r}"
-        )
-        question = f"Send campaign {args.name!r} to {audience} through {accounts or 'no account'}?"
-        if not args.yes and not _confirm(question):
+        start_at = parse_start(args.at, time.time()) if args.at else (0.0 if args.now else None)
+        plan = prepare_launch(store, campaign["id"], common.config(args), start_at=start_at)
+        for line in plan.summary_lines():
+            print(line)
+        if plan.blocking:
+            raise CliError(plan.refusal())
+        if not args.yes and not _confirm(plan.question()):
             print("not launched")
             return 1
-        if running_engine(store.path) is not None:
+        remote = None
+        if plan.start_at is None and running_engine(store.path) is not None:
             remote = RemoteControl(store.path)
-            try:
-                counts = remote.launch(campaign["id"], user=common.current_user())
-            finally:
+        try:
+            message = commit_launch(store, plan, common.current_user(), control=remote)
+        finally:
+            if remote is not None:
                 remote.close()
-            where = "the running engine is sending it"
-        else:
-            counts = launch_campaign(store, campaign["id"], common.current_user(), time.time())
-            where = "run `postroom run` to send it"
     finally:
         store.close()
-    print(f"launched {args.name!r}: {_counts_line(counts)}; {where}")
+    print(message)
     return 0
 
 
