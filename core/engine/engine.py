@@ -30,12 +30,13 @@ from core.content import CompileError, compile_campaign
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
-from core.engine.replies import (
-    Kind,
-    Verdict,
-    classify,
-    classify_accepted,
-    classify_network_error,
+from core.engine.replies import Kind, Verdict, classify, classify_network_error
+from core.engine.transaction import (
+    EnvelopeError,
+    Session,
+    data_payload,
+    envelope_address,
+    session_for,
 )
 from core.engine.writer import OutcomeWriter
 from core.store import Outcome, Store, StoreError
@@ -240,7 +241,7 @@ class Engine:
 
     async def _connection(self, run: CampaignRun, account: AccountRun) -> None:
         """Send ``run``'s messages through one reused session of ``account``."""
-        smtp: aiosmtplib.SMTP | None = None
+        smtp: Session | None = None
         on_session = 0
         holding_slot = False
         idle_since: float | None = None
@@ -309,7 +310,7 @@ class Engine:
             for w in waits:
                 w.cancel()
 
-    async def _open(self, account: AccountRun) -> aiosmtplib.SMTP | None:
+    async def _open(self, account: AccountRun) -> Session | None:
         try:
             smtp = await open_session(
                 account.row, timeout=self._timeout, tls_context=self.tls_context
@@ -324,9 +325,9 @@ class Engine:
             return None
         account.connected()
         account.connections += 1
-        return smtp
+        return session_for(smtp)
 
-    async def _close(self, smtp: aiosmtplib.SMTP, account: AccountRun, polite: bool = True) -> None:
+    async def _close(self, smtp: Session, account: AccountRun, polite: bool = True) -> None:
         account.connections -= 1
         if polite and smtp.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
@@ -335,7 +336,7 @@ class Engine:
         return None
 
     async def _send(
-        self, run: CampaignRun, account: AccountRun, smtp: aiosmtplib.SMTP, row: dict[str, Any]
+        self, run: CampaignRun, account: AccountRun, smtp: Session, row: dict[str, Any]
     ) -> None:
         started = self.clock()
         recipient = {
@@ -363,13 +364,21 @@ class Engine:
             self._finish(run, account, row, verdict, message.message_id, started)
             return
         sender = account.row.get("envelope_from") or run.compiled.envelope_from
-        rcpt = run.rcpt(row["email"])
+        try:
+            mail_from = run.envelope(sender)
+            rcpt_to = envelope_address(run.rcpt(row["email"]))
+        except EnvelopeError as exc:
+            run.unstarted.pop(row["id"], None)
+            verdict = Verdict(Kind.FAILED, None, None, f"envelope: {exc}")
+            self._finish(run, account, row, verdict, message.message_id, started)
+            return
+        payload = data_payload(message.data)
         run.unstarted.pop(row["id"], None)
         run.in_flight += 1
         account.in_flight += 1
         try:
-            errors, reply = await smtp.sendmail(sender, [rcpt], message.data)
-            verdict = classify_accepted(rcpt, errors, reply)
+            reply = await smtp.transact(mail_from, rcpt_to, payload, self._timeout)
+            verdict = classify(250, reply)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             verdict = classify(refused.code, refused.message)
