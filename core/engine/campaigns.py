@@ -53,6 +53,7 @@ class CampaignRun:
         self.changed = asyncio.Event()  # pulsed for connections: state changed
         self.tasks: list[asyncio.Task] = []
         self._envelopes: dict[str, bytes] = {}
+        self.connection_tasks: dict[int, int] = {}  # account id -> session tasks started
 
     @property
     def running(self) -> bool:
