@@ -3,6 +3,7 @@
 All against bench/fast_sink.py in its own process. Figures:
 
 * raw ceiling: aiosmtplib ``sendmail`` of pre-rendered 10 KB bytes, same connections;
+* raw pipelined: the same bytes through the engine's pipelined session (no claim/render/record);
 * engine: claim, render (core.content, ~10 KB personalised), send, record;
 * naive baseline: a stdlib smtplib loop building an EmailMessage per recipient;
 * 50 ms-delay sink, 50 connections (ideal 1,000 msgs/s);
@@ -31,6 +32,7 @@ from bench.fast_sink import start_sink
 from core.config import Config
 from core.engine import Engine, launch_campaign
 from core.engine.control import new_event_loop
+from core.engine.transaction import data_payload, envelope_address, session_for
 from core.store import Store
 
 BODY = ("Dear {{ email }}, here is this week's news. " + "Lorem ipsum dolor sit amet. " * 330)[
@@ -97,6 +99,24 @@ async def raw_ceiling(port: int, n: int, message: bytes) -> tuple[float, float]:
         for i in range(count):
             await smtp.sendmail("news@example.org", [f"user{i}@example.com"], message)
         await smtp.quit()
+
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    await asyncio.gather(*(one(n // CONNECTIONS) for _ in range(CONNECTIONS)))
+    return time.perf_counter() - t0, cpu_seconds() - cpu0
+
+
+async def raw_pipelined(port: int, n: int, message: bytes) -> tuple[float, float]:
+    """The same pre-rendered bytes through the engine's own pipelined session, no engine."""
+
+    async def one(count: int) -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await smtp.connect()
+        session = session_for(smtp)
+        payload = data_payload(message)
+        for i in range(count):
+            rcpt = envelope_address(f"user{i}@example.com")
+            await session.transact(b"<news@example.org>", rcpt, payload, 30)
+        await session.quit()
 
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(one(n // CONNECTIONS) for _ in range(CONNECTIONS)))
@@ -225,12 +245,23 @@ def main(argv: list[str]) -> dict:
             "cpu_us_per_msg": round(cpu / n * 1e6),
         }
 
+        wall, cpu = loop.run_until_complete(raw_pipelined(port, n, message))
+        result["raw_pipelined"] = {
+            "msgs_per_s": round(n / wall),
+            "cpu_us_per_msg": round(cpu / n * 1e6),
+            "what": "pre-rendered bytes through core.engine.transaction.PipelinedSession",
+        }
+
         campaign = build_db(tmp / "engine.db", port, n, 1e9, CONNECTIONS)
         wall, cpu = run_engine(tmp / "engine.db", campaign, loop)
         result["engine"] = {
             "msgs_per_s": round(n / wall),
             "cpu_us_per_msg": round(cpu / n * 1e6),
             "pct_of_raw_ceiling": round(n / wall / result["raw_ceiling"]["msgs_per_s"] * 100, 1),
+            "pct_of_raw_pipelined": round(
+                n / wall / result["raw_pipelined"]["msgs_per_s"] * 100, 1
+            ),
+            "transactions": "pipelined MAIL/RCPT/DATA (the sink advertises PIPELINING)",
             "dkim": "not configured in this run",
         }
 
@@ -242,6 +273,7 @@ def main(argv: list[str]) -> dict:
             "cpu_us_per_msg": round(cpu / small * 1e6),
         }
         print(f"   raw ceiling {result['raw_ceiling']}", flush=True)
+        print(f"   raw piped   {result['raw_pipelined']}", flush=True)
         print(f"   engine      {result['engine']}", flush=True)
         print(f"   smtplib     {result['naive_smtplib']}", flush=True)
         loop.close()

@@ -40,6 +40,13 @@ async def server():
         yield running
 
 
+@pytest.fixture(params=[True, False], ids=["pipelined", "one-command-at-a-time"])
+async def either_server(request):
+    """Both transaction paths: relays with and without PIPELINING."""
+    with ScriptedSMTPServer(pipelining=request.param) as running:
+        yield running
+
+
 def rows(engine: Engine, campaign: int) -> dict[str, dict]:
     engine.writer.flush()
     found = engine.store.db.all("SELECT * FROM deliveries WHERE campaign_id = ?", (campaign,))
@@ -69,7 +76,8 @@ def settled(engine: Engine, campaign: int) -> bool:
     ].counts.get("queued", 0)
 
 
-async def test_each_reply_class_ends_in_its_ledger_state(db_path, clock, server):
+async def test_each_reply_class_ends_in_its_ledger_state(db_path, clock, either_server):
+    server = either_server
     server.script("gone@example.com", reply("550 5.1.1 No such user"))
     server.script("full@example.com", reply("552 5.2.2 Mailbox full"))
     server.script("later@example.com", reply("451 4.3.0 Try again later"))
@@ -177,7 +185,10 @@ async def test_throttling_slows_the_account_and_requeues_without_an_attempt(db_p
         await engine.stop()
 
 
-async def test_421_closes_the_session_and_the_message_goes_out_on_a_new_one(db_path, clock, server):
+async def test_421_closes_the_session_and_the_message_goes_out_on_a_new_one(
+    db_path, clock, either_server
+):
+    server = either_server
     server.script_count(3, close_421())
     recipients = addresses(6)
     engine, campaign, _ = await started(db_path, clock, server, recipients, max_connections=1)

@@ -10,6 +10,34 @@ from core.engine.limits import AdaptiveRate, SentCounter, TokenBucket, warmup_ca
 from core.engine.meter import RateMeter
 
 CONNECT_BACKOFF_MAX = 60.0
+# Settings the engine keeps in memory itself rather than re-reading from an edited row.
+ENGINE_OWNED = ("state", "state_reason", "last_error", "weight")
+
+
+class Slots:
+    """How many sessions an account may have open; the limit can change while running."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    async def acquire(self) -> None:
+        while self.used >= self.limit:
+            self._freed.clear()
+            await self._freed.wait()
+        self.used += 1
+
+    def release(self) -> None:
+        self.used -= 1
+        self._freed.set()
+
+    def set_limit(self, limit: int) -> None:
+        self.limit = limit
+        self._freed.set()
+
+    def over_limit(self) -> bool:
+        return self.used > self.limit
 
 
 class AccountRun:
@@ -26,7 +54,7 @@ class AccountRun:
         self.bucket = TokenBucket(self.adaptive.current())
         self.sent = SentCounter(sent_per_minute)
         self.meter = RateMeter()
-        self.slots = asyncio.Semaphore(max(1, int(row["max_connections"])))
+        self.slots = Slots(max(1, int(row["max_connections"])))
         self.connections = 0
         self.in_flight = 0
         self.last_error: str | None = row.get("last_error")
@@ -34,6 +62,18 @@ class AccountRun:
         self.connect_failures = 0
         self.reconnects_in_a_row = 0
         self.changed = asyncio.Event()
+
+    def apply_settings(self, row: dict[str, Any]) -> None:
+        """An edited account row (rate, connections, quotas, warm-up...): live from now on."""
+        self.row.update({k: v for k, v in row.items() if k not in ENGINE_OWNED})
+        self.name = row["name"]
+        if float(row["rate"]) != self.adaptive.configured:
+            self.adaptive.configured = float(row["rate"])
+            self.adaptive.factor = 1.0  # the operator's figure replaces throttle memory
+            self.refresh_rate()
+        self.slots.set_limit(max(1, int(row["max_connections"])))
+        self.changed.set()
+        self.changed.clear()
 
     # -- limits -------------------------------------------------------------------
 

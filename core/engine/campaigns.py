@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.engine.limits import TokenBucket
 from core.engine.meter import RateMeter
+from core.engine.transaction import envelope_address
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -51,6 +52,8 @@ class CampaignRun:
         self.wake = asyncio.Event()  # the dispatcher's: a connection is waiting
         self.changed = asyncio.Event()  # pulsed for connections: state changed
         self.tasks: list[asyncio.Task] = []
+        self._envelopes: dict[str, bytes] = {}
+        self.connection_tasks: dict[int, int] = {}  # account id -> session tasks started
 
     @property
     def running(self) -> bool:
@@ -64,6 +67,13 @@ class CampaignRun:
         """RCPT TO form of ``email`` (punycode domain unless the campaign uses SMTPUTF8)."""
         convert = getattr(self.compiled, "envelope_recipient", None)
         return convert(email) if convert is not None else email
+
+    def envelope(self, address: str) -> bytes:
+        """MAIL FROM bytes for ``address``, encoded once per campaign run."""
+        found = self._envelopes.get(address)
+        if found is None:
+            found = self._envelopes[address] = envelope_address(address)
+        return found
 
     def reload_counts(self) -> None:
         self.engine.writer.flush()  # outcomes still buffered would be counted as `sending`

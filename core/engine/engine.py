@@ -30,12 +30,13 @@ from core.content import CompileError, compile_campaign
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
-from core.engine.replies import (
-    Kind,
-    Verdict,
-    classify,
-    classify_accepted,
-    classify_network_error,
+from core.engine.replies import Kind, Verdict, classify, classify_network_error
+from core.engine.transaction import (
+    EnvelopeError,
+    Session,
+    data_payload,
+    envelope_address,
+    session_for,
 )
 from core.engine.writer import OutcomeWriter
 from core.store import Outcome, Store, StoreError
@@ -57,7 +58,7 @@ HEARTBEAT_SECONDS = 1.0
 COMMAND_POLL_SECONDS = 0.2
 STATS_WRITE_SECONDS = 0.5
 SNAPSHOT_SECONDS = 0.1
-SCHEDULE_POLL_SECONDS = 1.0
+SCHEDULE_POLL_SECONDS = 1.0  # also how often edited account settings are re-read
 
 Compile = Callable[[Store, int, Config], Any]
 
@@ -104,6 +105,7 @@ class Engine:
         self.recovered: dict[int, int] = {}
         self.snapshot: dict[str, Any] = {}
         self._tasks: list[asyncio.Task] = []
+        self._accounts_seen = 0.0
         self._idle = asyncio.Event()
         self._timeout = float(config.get("engine", "smtp_timeout_seconds"))
         self._idle_seconds = float(config.get("engine", "connection_idle_seconds"))
@@ -114,14 +116,22 @@ class Engine:
         """Take the engine lock, recover a dead run's rows, resume running campaigns."""
         self.store = Store(self.db_path)
         try:
-            self.store.engine_state.acquire(self.run_id, time.time())
+            dead = self.store.engine_state.acquire(self.run_id, time.time())
         except StoreError:
             self.store.close()
             self.store = None
             raise
+        if dead is not None:
+            self.store.audit.record(
+                self.user,
+                "engine_lock_taken_over",
+                "engine",
+                f"from pid {dead['pid']} on {dead['host']} (no heartbeat, or process gone)",
+            )
         self.writer = OutcomeWriter(
             self.store, self.run_id, float(self.config.get("engine", "commit_interval_ms"))
         )
+        self._accounts_seen = self.store.engine_state.accounts_last_update()
         self.recovered = self.store.ledger.recover(self.run_id, self.clock())
         policy = self.config.get("engine", "unknown_outcome")
         for campaign_id, n in self.recovered.items():
@@ -225,13 +235,33 @@ class Engine:
         for account_row in pool:
             account = self._account(account_row)
             run.weights[account.id] = int(account_row["weight"])
-            for n in range(max(1, int(account_row["max_connections"]))):
-                run.tasks.append(
-                    asyncio.create_task(
-                        self._connection(run, account), name=f"smtp-{campaign_id}-{account.id}-{n}"
-                    )
-                )
+            self._spawn_connections(run, account)
         return run
+
+    def _spawn_connections(self, run: CampaignRun, account: AccountRun) -> None:
+        """Up to the account's connection limit of session tasks for ``run`` (more if raised)."""
+        have = run.connection_tasks.get(account.id, 0)
+        for n in range(have, account.slots.limit):
+            run.tasks.append(
+                asyncio.create_task(
+                    self._connection(run, account), name=f"smtp-{run.id}-{account.id}-{n}"
+                )
+            )
+        run.connection_tasks[account.id] = max(have, account.slots.limit)
+
+    def reload_accounts(self) -> int:
+        """Apply account settings edited since the last look (rate, connections, limits)."""
+        rows = self.store.engine_state.accounts_updated_since(self._accounts_seen)
+        for row in rows:
+            self._accounts_seen = max(self._accounts_seen, row["updated_at"])
+            account = self.accounts.get(row["id"])
+            if account is None:
+                continue
+            account.apply_settings(row)
+            for run in self.campaigns.values():
+                if account.id in run.weights and not run.finished:
+                    self._spawn_connections(run, account)
+        return len(rows)
 
     def _campaign(self, campaign_id: int) -> CampaignRun | None:
         return self.campaigns.get(campaign_id)
@@ -240,7 +270,7 @@ class Engine:
 
     async def _connection(self, run: CampaignRun, account: AccountRun) -> None:
         """Send ``run``'s messages through one reused session of ``account``."""
-        smtp: aiosmtplib.SMTP | None = None
+        smtp: Session | None = None
         on_session = 0
         holding_slot = False
         idle_since: float | None = None
@@ -271,6 +301,11 @@ class Engine:
                     on_session = 0
                     if smtp is None:
                         continue
+                if account.slots.over_limit():  # its connection limit was lowered
+                    smtp = await self._close(smtp, account)
+                    account.slots.release()
+                    holding_slot = False
+                    continue
                 await account.bucket.take()
                 account.refresh_rate()
                 row = await run.next_row(account.id, self._idle_seconds)
@@ -309,7 +344,7 @@ class Engine:
             for w in waits:
                 w.cancel()
 
-    async def _open(self, account: AccountRun) -> aiosmtplib.SMTP | None:
+    async def _open(self, account: AccountRun) -> Session | None:
         try:
             smtp = await open_session(
                 account.row, timeout=self._timeout, tls_context=self.tls_context
@@ -324,9 +359,9 @@ class Engine:
             return None
         account.connected()
         account.connections += 1
-        return smtp
+        return session_for(smtp)
 
-    async def _close(self, smtp: aiosmtplib.SMTP, account: AccountRun, polite: bool = True) -> None:
+    async def _close(self, smtp: Session, account: AccountRun, polite: bool = True) -> None:
         account.connections -= 1
         if polite and smtp.is_connected:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
@@ -335,7 +370,7 @@ class Engine:
         return None
 
     async def _send(
-        self, run: CampaignRun, account: AccountRun, smtp: aiosmtplib.SMTP, row: dict[str, Any]
+        self, run: CampaignRun, account: AccountRun, smtp: Session, row: dict[str, Any]
     ) -> None:
         started = self.clock()
         recipient = {
@@ -363,13 +398,21 @@ class Engine:
             self._finish(run, account, row, verdict, message.message_id, started)
             return
         sender = account.row.get("envelope_from") or run.compiled.envelope_from
-        rcpt = run.rcpt(row["email"])
+        try:
+            mail_from = run.envelope(sender)
+            rcpt_to = envelope_address(run.rcpt(row["email"]))
+        except EnvelopeError as exc:
+            run.unstarted.pop(row["id"], None)
+            verdict = Verdict(Kind.FAILED, None, None, f"envelope: {exc}")
+            self._finish(run, account, row, verdict, message.message_id, started)
+            return
+        payload = data_payload(message.data)
         run.unstarted.pop(row["id"], None)
         run.in_flight += 1
         account.in_flight += 1
         try:
-            errors, reply = await smtp.sendmail(sender, [rcpt], message.data)
-            verdict = classify_accepted(rcpt, errors, reply)
+            reply = await smtp.transact(mail_from, rcpt_to, payload, self._timeout)
+            verdict = classify(250, reply)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             verdict = classify(refused.code, refused.message)
@@ -692,6 +735,7 @@ class Engine:
                     self.request_stop()
             if now - last_schedule >= SCHEDULE_POLL_SECONDS:
                 last_schedule = now
+                self.reload_accounts()
                 if self.start_due():
                     self.refresh_snapshot()
             applied = 0

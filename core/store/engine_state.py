@@ -119,6 +119,15 @@ class EngineState:
             " ORDER BY scheduled_at, id"
         )
 
+    def accounts_updated_since(self, since: float) -> list[dict[str, Any]]:
+        """Account rows edited after ``since`` (their ``updated_at``), oldest first."""
+        return self.db.all(
+            "SELECT * FROM accounts WHERE updated_at > ? ORDER BY updated_at", (since,)
+        )
+
+    def accounts_last_update(self) -> float:
+        return self.db.scalar("SELECT coalesce(max(updated_at), 0) FROM accounts")
+
     # -- stats snapshot ---------------------------------------------------------------
 
     def write_stats(self, snapshot: dict[str, Any], at: float) -> None:

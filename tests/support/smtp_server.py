@@ -25,7 +25,8 @@ Actions (what the server does for a recipient):
 
 A list of actions is used one per attempt for that recipient; after the list
 runs out the recipient is accepted. ``auth_fail=True`` answers every AUTH with
-535. ``starttls`` / ``implicit_tls`` / ``auth`` choose what is advertised.
+535. ``starttls`` / ``implicit_tls`` / ``auth`` / ``pipelining`` choose what is
+advertised.
 """
 
 from __future__ import annotations
@@ -163,6 +164,14 @@ class _Handler:
     def __init__(self, server: ScriptedSMTPServer) -> None:
         self.server = server
 
+    async def handle_EHLO(
+        self, smtp: object, session: Session, envelope: Envelope, hostname: str, responses: list
+    ) -> list:
+        session.host_name = hostname
+        if self.server.pipelining:  # aiosmtpd reads commands in order: pipelining just works
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self, smtp: object, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
@@ -231,6 +240,7 @@ class ScriptedSMTPServer:
     auth: dict[str, str] | None = None  # login -> password; None withholds AUTH
     auth_fail: bool = False
     auth_require_tls: bool = True
+    pipelining: bool = True  # advertise PIPELINING, as SES, Gmail and Postfix do
     host: str = "127.0.0.1"
     port: int = 0
     received: list[Received] = field(default_factory=list)
