@@ -110,22 +110,3 @@ def test_giving_up_counts_from_the_first_attempt():
     assert not gives_up(None, 10_000, cfg)
     assert not gives_up(1000, 4599, cfg)
     assert gives_up(1000, 4600, cfg)
-
-
-async def test_partial_acceptance_is_read_from_the_per_recipient_errors():
-    import aiosmtplib
-
-    from core.engine.replies import classify_accepted
-    from tests.support.smtp_server import ScriptedSMTPServer, reply
-
-    with ScriptedSMTPServer() as server:
-        server.script("gone@example.com", reply("550 5.1.1 No such user"))
-        smtp = aiosmtplib.SMTP(hostname=server.host, port=server.port, start_tls=False)
-        await smtp.connect()
-        errors, text = await smtp.sendmail(
-            "news@example.org", ["ok@example.com", "gone@example.com"], b"Subject: x\r\n\r\nx\r\n"
-        )
-        await smtp.quit()
-    assert classify_accepted("ok@example.com", errors, text).kind is Kind.SENT
-    gone = classify_accepted("gone@example.com", errors, text)
-    assert gone.kind is Kind.BOUNCED and gone.enhanced == "5.1.1"

@@ -155,14 +155,6 @@ def classify(code: int, text: str) -> Verdict:
     return verdict(Kind.FAILED)
 
 
-def classify_accepted(recipient: str, errors: dict, reply: str) -> Verdict:
-    """After sendmail returned: the recipient may still be in its per-recipient error dict."""
-    refused = errors.get(recipient)
-    if refused is not None:  # partial acceptance: the transaction went on without it
-        return classify(refused.code, refused.message)
-    return classify(250, reply)
-
-
 def classify_network_error(error: BaseException) -> Verdict:
     """A connection reset, a close or a timeout in the middle of a transaction."""
     text = str(error) or type(error).__name__
