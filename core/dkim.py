@@ -25,6 +25,7 @@ import dkim
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from dkim.canonicalization import correct_empty_body, strip_trailing_lines
 
 from core.config import data_dir
 
@@ -117,14 +118,20 @@ class DkimSigner:
     def sign(self, message: bytes) -> bytes:
         """The ``DKIM-Signature: ...\\r\\n`` header (folded) to prepend to ``message``."""
         try:
-            headers, body = dkim.rfc822_parse(message)
+            # Parse only the header block: dkimpy's parser splits the whole
+            # message into lines, which costs more than the RSA step.
+            head, blank, body = message.partition(b"\r\n\r\n")
+            if blank:
+                headers, _ = dkim.rfc822_parse(head + blank)
+            else:
+                headers, body = dkim.rfc822_parse(message)
         except dkim.MessageFormatError as exc:
             raise DkimError(f"cannot sign: {exc}") from None
         present = {name.lower() for name, _ in headers}
         include = tuple(h for h in self.headers if h in present)
         if b"from" not in include:
             raise DkimError("cannot sign: the message has no From header")
-        body_hash = base64.b64encode(hashlib.sha256(_CANON.canonicalize_body(body)).digest())
+        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         fields = [
             (b"v", b"1"),
             (b"a", b"rsa-sha256"),
@@ -151,6 +158,24 @@ class DkimSigner:
         )
         fields[-1] = (b"b", base64.b64encode(signature))
         return b"DKIM-Signature: " + _fold(b"; ".join(b"=".join(f) for f in fields)) + b"\r\n"
+
+
+_TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
+_WSP_RUN = re.compile(rb"[\t ]+")
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 relaxed body canonicalisation, as dkimpy does it, but cheaper.
+
+    The two regex passes cost ~0.3 ms on a 10 KB body; our own bodies are
+    quoted-printable and usually need neither, which a substring test
+    (a few µs) can tell. Tests prove the result with ``dkim.verify``.
+    """
+    if b"\t" in body or b" \r\n" in body:
+        body = _TRAILING_WSP.sub(b"\r\n", body)
+    if b"\t" in body or b"  " in body:
+        body = _WSP_RUN.sub(b" ", body)
+    return correct_empty_body(strip_trailing_lines(body))
 
 
 def _fold(value: bytes) -> bytes:

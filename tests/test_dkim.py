@@ -17,6 +17,7 @@ from core.dkim import (
     generate_key,
     import_key,
     public_dns_record,
+    relaxed_body,
     signer_for,
 )
 from tests.support.dns_server import DnsServer
@@ -200,3 +201,22 @@ def test_no_key_means_no_signer_and_a_lost_key_file_is_an_error(store):
 def test_a_message_without_from_is_not_signed(pem):
     with pytest.raises(DkimError, match="no From header"):
         DkimSigner("example.com", "s1", pem).sign(b"To: a@b.c\r\n\r\nhi\r\n")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n",
+        b"\r\n\r\n\r\n",
+        b"plain line\r\n",
+        b"no final newline",
+        b"trailing spaces   \r\nand\ttabs\t\r\n\r\n\r\n",
+        b"  indented  <p>  html  </p>\r\n\t\tdeep\r\n",
+        b"=20soft=\r\nbreak =\r\n",
+        b"x \r\n \r\n\t\r\n",
+    ],
+)
+def test_relaxed_body_matches_dkimpy(body):
+    reference = dkim.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    assert relaxed_body(body) == reference.canonicalize_body(body)
