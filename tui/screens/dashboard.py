@@ -71,7 +71,7 @@ CAMPAIGN_COLUMNS: tuple[TableColumn, ...] = (
 ACCOUNT_COLUMNS: tuple[TableColumn, ...] = (
     ("name", "ACCOUNT", 13, False, lambda a: a.get("name", "")),
     ("state", "STATE", 12, False, lambda a: _state(a.get("state", ""))),
-    ("rate", "RATE/SET", 10, False, lambda a: _rates(a)),
+    ("rate", "RATE/SET", 12, False, lambda a: _rates(a)),
     (
         "hour",
         "LEFT/H",
