@@ -201,3 +201,26 @@ async def test_a_blocking_check_refuses_the_launch(db_path, dns, smtp) -> None:
     store = Store(db_path)
     assert store.campaigns.get(campaign)["state"] == "draft"
     store.close()
+
+
+async def test_accounts_view_pauses_through_the_engine(db_path, dns, smtp) -> None:
+    build_live_db(db_path, dns, smtp.port, 200, rate=30.0)
+    app = live_app(db_path, dns, start_view="campaigns")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await launch(pilot, app)
+        app.switch_mode("accounts")
+        await pilot.pause(0.1)
+        table = app.screen.table
+        table.move_cursor(row=table.get_row_index("2"))  # relay
+        await tap(pilot, "p")
+        await settled(pilot, app)
+        assert account_stats(app, 2)["state"] == "paused"  # the engine stopped using it
+        await quiet(0.3)
+        at_pause = len(smtp.received)
+        await quiet(0.5)
+        assert len(smtp.received) == at_pause
+        await tap(pilot, "ctrl+d")  # on :accounts this is delete: refused, it has history
+        app.switch_mode("dashboard")
+        await tap(pilot, "ctrl+d", "y")
+        await settled(pilot, app)
+    assert (app.user, "account_paused") in audit_actions(db_path)
