@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import getpass
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App
@@ -13,16 +17,21 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from core.config import Config
-from core.store import Store
-from tui.live import StatsFeed
+from core.engine import Engine, LocalControl, RemoteControl
+from core.store import Store, StoreError
+from tui.live import OfflineControl, StatsFeed, engine_log_path, spawn_detached_engine
 from tui.screens import VIEWS
 from tui.screens.dialogs import HelpScreen
+from tui.screens.steering import QuitDialog
 from tui.widgets.alert_strip import events
 from tui.widgets.command_bar import CommandBar
 from tui.widgets.gauges import per_second
 from tui.widgets.header import ViewHeader
 
 QUIT_COMMANDS = ("q", "q!", "quit", "exit")
+# Control calls that send mail need an engine: without one, the console starts its own.
+NEEDS_ENGINE = ("launch", "resume_campaign", "retry", "resolve_unknown")
+ENGINE_CHECK_SECONDS = 2.0  # how often the console looks for an engine appearing or going
 
 
 class PostroomApp(App):
@@ -44,11 +53,25 @@ class PostroomApp(App):
         readonly: bool = False,
         config: Config | None = None,
         start_view: str = "dashboard",
+        engine_factory: Callable[[], Engine] | None = None,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
         self.readonly = readonly
         self.config = config or Config()
+        # How an in-process engine is made (tests inject a TLS context or a compile).
+        self.engine_factory = engine_factory or (
+            lambda: Engine(self.db_path, self.config, user=self.user)
+        )
+        self.check_options: dict[str, Any] = {}  # extra run_check arguments (the demo's DNS)
+        self.control: Any = None  # LocalControl or RemoteControl; used on the control thread
+        # One thread runs control calls in order: RemoteControl blocks until the engine
+        # applied a command, and the UI thread must never wait for that.
+        self._control_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="postroom-control"
+        )
+        self.controls_pending = 0
+        self._engine_checked = 0.0
         self.start_view = start_view if start_view in VIEWS else "dashboard"
         self.user = getpass.getuser()
         self.where = f"{self.user}@{os.uname().nodename}"  # tests pin this for snapshots
@@ -57,6 +80,8 @@ class PostroomApp(App):
         self._last_status = ""
 
     def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._look_for_engine(force=True)
         self.switch_mode(self.start_view)
         if warning := self.store.permissions_warning():
             self.notify(warning, severity="warning", timeout=10)
@@ -76,6 +101,7 @@ class PostroomApp(App):
                 viewer = shown
             if viewer or not isinstance(shown, ModalScreen):
                 break
+        self._look_for_engine()
         before = self.feed.latest
         snapshot = self.feed.poll(shown=viewer is not None)
         for event in events(before, snapshot):
@@ -119,7 +145,7 @@ class PostroomApp(App):
     def run_command(self, message: CommandBar.Run) -> None:
         command = message.command
         if command in QUIT_COMMANDS:
-            self.exit()
+            self.request_quit()
             return
         matches = [name for name in VIEWS if name.startswith(command)]
         if command in VIEWS:
@@ -132,5 +158,145 @@ class PostroomApp(App):
         if message.argument and hasattr(screen, "apply_argument"):
             screen.apply_argument(message.argument)
 
+    # -- the engine: attach, start, steer ---------------------------------------
+
+    def _look_for_engine(self, force: bool = False) -> None:
+        """Attach to an engine that runs elsewhere; notice when it has gone."""
+        now = time.monotonic()
+        if not force and now - self._engine_checked < ENGINE_CHECK_SECONDS:
+            return
+        self._engine_checked = now
+        if isinstance(self.control, LocalControl):
+            return
+        state = self.store.engine_state
+        holder = state.holder()
+        alive = holder is not None and state.holder_alive(holder, time.time())
+        if alive and self.feed.source is None:
+            self.feed.source = RemoteControl(self.db_path)  # read on this thread only
+        elif not alive and isinstance(self.feed.source, RemoteControl):
+            self.feed.source.close()
+            self.feed.source = None
+            self.feed.invalidate()  # the control thread closes its own connection next call
+
+    def _control_for(self, method: str) -> Any:
+        """The control a call goes to (runs on the control thread)."""
+        if isinstance(self.control, LocalControl):
+            return self.control
+        if isinstance(self.feed.source, RemoteControl):
+            if self.control is None:
+                self.control = RemoteControl(self.db_path)  # this thread's own connection
+            return self.control
+        if self.control is not None:  # the attached engine went away
+            self.control.close()
+            self.control = None
+        if method not in NEEDS_ENGINE:
+            return OfflineControl(self.db_path)
+        control = LocalControl(self.engine_factory())
+        self.control = control
+        self.feed.source = control
+        return control
+
+    def steer(
+        self,
+        method: str,
+        *args: Any,
+        expect: tuple[str, str, dict[str, Any]] | None = None,
+        done: Callable[[Any], None] | None = None,
+        success: str | None = None,
+    ) -> None:
+        """Call ``control.method(*args, user=...)`` off the UI thread.
+
+        ``expect`` = (section, key, fields) is shown at once and kept until
+        the engine's snapshots agree; ``done(result)`` runs on the UI thread.
+        """
+        if expect is not None:
+            self.feed.expected.expect(*expect)
+        self.controls_pending += 1
+        self.refresh_live()
+        self._control_thread.submit(self._steer_job, method, args, expect, done, success)
+
+    def _steer_job(self, method, args, expect, done, success) -> None:  # noqa: ANN001
+        try:
+            control = self._control_for(method)
+            result, error = getattr(control, method)(*args, user=self.user), None
+        except (StoreError, OSError) as exc:
+            result, error = None, str(exc)
+        except Exception as exc:  # one line for the operator; the console stays up
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        self._loop.call_soon_threadsafe(self._steered, expect, done, success, result, error)
+
+    def _steered(self, expect, done, success, result, error) -> None:  # noqa: ANN001
+        self.controls_pending -= 1
+        if expect is not None:
+            self.feed.expected.applied(expect[0], expect[1], error is None)
+        self.feed.invalidate()
+        if error is not None:
+            self.notify(error, severity="error", timeout=8)
+        else:
+            if success:
+                self.notify(success.format(result=result))
+            if done is not None:
+                done(result)
+        self.refresh_live()
+
+    @property
+    def owns_engine(self) -> bool:
+        return isinstance(self.control, LocalControl)
+
+    def running_campaigns(self) -> list[tuple[int, str]]:
+        campaigns = (self.feed.latest.get("campaigns") or {}).items()
+        return [(int(k), c.get("name", k)) for k, c in campaigns if c.get("state") == "running"]
+
+    # -- quitting -------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        """Quit; a console whose own engine is sending asks what becomes of the send."""
+        running = self.running_campaigns() if self.owns_engine else []
+        if not running:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitDialog):
+            return
+        names = ", ".join(name for _, name in running)
+        self.push_screen(QuitDialog(names), self._quit_answer)
+
+    def _quit_answer(self, answer: str | None) -> None:
+        if answer in ("background", "pause"):
+            self.notify("Stopping the console's engine: in-flight messages finish first…")
+            self._control_thread.submit(self._quit_job, answer, self.running_campaigns())
+
+    def _quit_job(self, answer: str, running: list[tuple[int, str]]) -> None:
+        control = self.control
+        message = ""
+        try:
+            if answer == "pause":
+                for campaign_id, _ in running:
+                    control.pause_campaign(campaign_id, user=self.user)
+                control.close()
+                message = "Paused: " + ", ".join(name for _, name in running)
+            else:
+                control.close()  # clean stop: nothing left `sending`
+                process = spawn_detached_engine(self.db_path, self.config.path)
+                message = (
+                    f"Sending continues in `postroom run` (pid {process.pid});"
+                    f" its log: {engine_log_path(self.db_path)}"
+                )
+        except Exception as exc:  # the operator must see why, and the console stays
+            self._loop.call_soon_threadsafe(
+                self.notify, f"Could not hand over: {exc}", severity="error"
+            )
+            return
+        self.control = None
+        self.feed.source = None
+        self._loop.call_soon_threadsafe(lambda: self.exit(message=message))
+
     def on_unmount(self) -> None:
+        self._control_thread.shutdown(wait=True)
+        if self.control is not None:
+            self.control.close()  # an in-process engine stops cleanly; a detached one runs on
+        if isinstance(self.feed.source, RemoteControl):
+            self.feed.source.close()
         self.store.close()

@@ -165,6 +165,14 @@ class AccountsScreen(TableScreen):
         if account is None:
             return
         pausing = account["state"] in ("active", "draining")
+        if self.app.feed.mode != "none":  # an engine runs: it must stop using the account now
+            self.app.steer(
+                "pause_account" if pausing else "resume_account",
+                account["id"],
+                done=lambda _: self.reload(),
+                success=f"{account['name']}: {'paused' if pausing else 'active'}",
+            )
+            return
         reason = f"by {self.app.user}" if pausing else None
         self.store.accounts.set_state(account["id"], "paused" if pausing else "active", reason)
         self.store.audit.record(

@@ -1,6 +1,7 @@
 """`:campaigns` — campaigns with their progress; Enter shows the ledger counts.
 
-`n` new, `e` edit a draft, `v` preview, `c` the pre-launch check.
+`n` new, `e` edit a draft, `v` preview, `c` the pre-launch check, `l` launch
+(the check runs first; blocking failures refuse the launch).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tui.screens.base import TableScreen
 from tui.screens.campaign_form import CampaignForm
 from tui.screens.check import CheckScreen
 from tui.screens.preview import PreviewScreen
+from tui.screens.steering import start_launch
 
 
 class CampaignsScreen(TableScreen):
@@ -27,6 +29,7 @@ class CampaignsScreen(TableScreen):
         Binding("e", "edit", "Edit"),
         Binding("v", "preview", "Preview"),
         Binding("c", "check", "Check"),
+        Binding("l", "launch", "Launch"),
         *TableScreen.BINDINGS,
     ]
 
@@ -81,6 +84,11 @@ class CampaignsScreen(TableScreen):
     def action_check(self) -> None:
         if (key := self.selected_key) is not None:
             self.app.push_screen(CheckScreen(int(key)))
+
+    @mutating
+    def action_launch(self) -> None:
+        if (key := self.selected_key) is not None:
+            start_launch(self.app, int(key))
 
 
 class CampaignLedgerScreen(TableScreen):

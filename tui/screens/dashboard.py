@@ -15,7 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from tui.readonly import mutating
 from tui.screens.base import BaseScreen
+from tui.screens.dialogs import ConfirmDialog
+from tui.screens.steering import RateDialog, rate_text, start_launch, step_rate
 from tui.widgets.alert_strip import AlertStrip, BounceWatch, alerts_in
 from tui.widgets.gauges import duration, per_second, progress_bar, short_count, sparkline
 
@@ -68,7 +71,7 @@ CAMPAIGN_COLUMNS: tuple[TableColumn, ...] = (
 ACCOUNT_COLUMNS: tuple[TableColumn, ...] = (
     ("name", "ACCOUNT", 13, False, lambda a: a.get("name", "")),
     ("state", "STATE", 12, False, lambda a: _state(a.get("state", ""))),
-    ("rate", "RATE/SET", 10, False, lambda a: _rates(a)),
+    ("rate", "RATE/SET", 12, False, lambda a: _rates(a)),
     (
         "hour",
         "LEFT/H",
@@ -139,6 +142,14 @@ class DashboardScreen(BaseScreen):
     DashboardScreen .empty { color: $text-muted; padding: 0 2; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("plus", "rate_step(True)", "Rate up", key_display="+"),
+        Binding("minus", "rate_step(False)", "Rate down", key_display="-"),
+        Binding("equals_sign", "exact_rate", "Set rate", key_display="="),
+        Binding("r", "retry", "Retry"),
+        Binding("ctrl+d", "cancel", "Cancel", key_display="^d"),
+        Binding("d", "drain", "Drain account"),
+        Binding("l", "launch", "Launch"),
         Binding("tab", "app.focus_next", "Campaigns/accounts", show=False),
         Binding("escape", "app.back", "Back", show=False),
     ]
@@ -193,6 +204,8 @@ class DashboardScreen(BaseScreen):
 
     def show_snapshot(self, snapshot: dict[str, Any]) -> None:
         """Draw one snapshot: touch only what changed."""
+        if not self.is_attached or not self.query("#campaigns"):
+            return  # the console is closing
         self.snapshot = snapshot
         self.draws += 1
         campaigns = snapshot.get("campaigns") or {}
@@ -257,8 +270,10 @@ class DashboardScreen(BaseScreen):
         if c:
             text.append(f"{c.get('name')}  ")
             text.append(sparkline(c.get("history") or [], 30), "bold")
+            cap = self._cap(key, c)
             text.append(
                 f"  now {per_second(c.get('rate_10s'))}  60s {per_second(c.get('rate_60s'))}"
+                f"  {'cap ' + rate_text(cap) if cap else 'no cap'}"
                 f"  in flight {c.get('in_flight') or 0}"
             )
             note = c.get("waiting_reason") or c.get("last_error")
@@ -266,12 +281,202 @@ class DashboardScreen(BaseScreen):
                 text.append(f"  · {note}", "italic")
         self.query_one("#detail", Static).update(text)
 
+    def _cap(self, key: str, c: dict[str, Any]) -> float | None:
+        """The campaign's rate cap: a pending change, else the database's."""
+        if "rate_cap" in c:
+            return c["rate_cap"]
+        row = self.store.campaigns.get(int(key))
+        return row["rate"] if row else None
+
     def selected_key(self, name: str) -> str | None:
         """The key of the highlighted row of ``campaigns`` or ``accounts``."""
         table = self.query_one(f"#{name}", DataTable)
         if not table.row_count:
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # -- steering: keys on the selected campaign or account ----------------------------
+
+    def _target(self) -> tuple[str, str, dict[str, Any]] | None:
+        """("campaigns" | "accounts", key, snapshot entry) of the focused table's row."""
+        focused = self.app.focused
+        name = "accounts" if getattr(focused, "id", None) == "accounts" else "campaigns"
+        key = self.selected_key(name)
+        entry = (self.snapshot.get(name) or {}).get(key) if key else None
+        if entry is None:
+            self.notify(f"No {name[:-1]} selected", severity="warning")
+            return None
+        return name, key, entry
+
+    @mutating
+    def action_toggle_pause(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        section, key, entry = target
+        state, name = entry.get("state"), entry.get("name", key)
+        if section == "campaigns":
+            moves = {
+                "running": ("pause_campaign", "paused"),
+                "paused": ("resume_campaign", "running"),
+            }
+        else:
+            moves = {
+                "active": ("pause_account", "paused"),
+                "paused": ("resume_account", "active"),
+                "paused_auto": ("resume_account", "active"),
+                "draining": ("resume_account", "active"),
+            }
+        if state not in moves:
+            self.notify(f"{name} is {state}: nothing to pause or resume")
+            return
+        method, after = moves[state]
+        self.app.steer(method, int(key), expect=(section, key, {"state": after}))
+
+    def _set_rate(self, section: str, key: str, rate: float | None) -> None:
+        if section == "campaigns":
+            self.app.steer(
+                "set_rate", "campaign", int(key), rate, expect=(section, key, {"rate_cap": rate})
+            )
+        else:
+            self.app.steer(
+                "set_rate",
+                "account",
+                int(key),
+                rate,
+                expect=(section, key, {"configured_rate": rate}),
+            )
+
+    @mutating
+    def action_rate_step(self, up: bool) -> None:
+        target = self._target()
+        if target is None:
+            return
+        section, key, entry = target
+        if section == "accounts":
+            current = entry.get("configured_rate")
+        else:
+            current = self._cap(key, entry)
+            if not current and up:
+                self.notify(f"{entry.get('name')} has no rate cap; = sets one")
+                return
+            current = current or entry.get("rate_10s") or RATE_FLOOR
+        self._set_rate(section, key, step_rate(current, up))
+
+    @mutating
+    def action_exact_rate(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        section, key, entry = target
+        campaign = section == "campaigns"
+        current = self._cap(key, entry) if campaign else entry.get("configured_rate")
+
+        def chosen(rate: float | None) -> None:
+            if rate is not None:
+                self._set_rate(section, key, rate or None)
+
+        what = f"{'campaign' if campaign else 'account'} {entry.get('name', key)}"
+        self.app.push_screen(RateDialog(what, current, allow_none=campaign), chosen)
+
+    @mutating
+    def action_retry(self) -> None:
+        target = self._campaign_target("retry")
+        if target is None:
+            return
+        key, entry = target
+        counts = entry.get("counts") or {}
+        parts = {s: counts.get(s, 0) for s in ("failed", "deferred", "unknown")}
+        n, name = sum(parts.values()), entry.get("name", key)
+        if not n:
+            self.notify(f"{name}: nothing failed, deferred or unknown to retry")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.steer(
+                    "retry",
+                    int(key),
+                    done=lambda k: self.notify(f"{name}: {k:,} deliveries queued again"),
+                )
+
+        detail = ", ".join(f"{v:,} {s}" for s, v in parts.items() if v)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Retry {n:,} deliveries of {name} ({detail})?\nThey are sent again now.",
+                yes="Retry",
+            ),
+            answered,
+        )
+
+    @mutating
+    def action_cancel(self) -> None:
+        target = self._campaign_target("cancel")
+        if target is None:
+            return
+        key, entry = target
+        name = entry.get("name", key)
+        if entry.get("state") in ("completed", "cancelled"):
+            self.notify(f"{name} is {entry.get('state')}: nothing to cancel")
+            return
+        counts = entry.get("counts") or {}
+        unsent = sum(counts.get(s, 0) for s in ("queued", "deferred", "sending"))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.steer(
+                    "cancel_campaign",
+                    int(key),
+                    expect=("campaigns", key, {"state": "cancelled"}),
+                    done=lambda k: self.notify(f"{name} cancelled: {k or 0:,} never sent"),
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Cancel campaign {name}? {unsent:,} deliveries not yet sent will never be"
+                " sent. This cannot be undone.",
+                yes="Cancel campaign",
+            ),
+            answered,
+        )
+
+    def _campaign_target(self, what: str) -> tuple[str, dict[str, Any]] | None:
+        target = self._target()
+        if target is None:
+            return None
+        section, key, entry = target
+        if section != "campaigns":
+            self.notify(f"{what} applies to a campaign: tab to the campaigns", severity="warning")
+            return None
+        return key, entry
+
+    @mutating
+    def action_drain(self) -> None:
+        target = self._target()
+        if target is None:
+            return
+        section, key, entry = target
+        if section != "accounts":
+            self.notify("drain applies to an account: tab to the accounts", severity="warning")
+            return
+        if entry.get("state") != "active":
+            self.notify(f"{entry.get('name')} is {entry.get('state')}: nothing to drain")
+            return
+        self.app.steer("drain_account", int(key), expect=("accounts", key, {"state": "draining"}))
+
+    @mutating
+    def action_launch(self) -> None:
+        drafts = [c for c in self.store.campaigns.all() if c["state"] in ("draft", "scheduled")]
+        if len(drafts) == 1:
+            start_launch(self.app, drafts[0]["id"])
+        elif not drafts:
+            self.notify("No draft campaign to launch: create one on :campaigns (n)")
+        else:
+            self.app.switch_mode("campaigns")
+            self.app.notify("Select the campaign to launch and press l")
+
+
+RATE_FLOOR = 1.0  # `-` on an uncapped campaign that is not sending yet starts here
 
 
 def _align(key: str, cell: Any, width: int) -> Any:

@@ -56,7 +56,7 @@ def per_second(value: float | None) -> str:
     if not value:
         return "0"
     if value >= 1000:
-        return f"{value / 1000:.1f}k/s"
+        return f"{value / 1000:.1f}".removesuffix(".0") + "k/s"
     if value >= 10:
         return f"{value:.0f}/s"
     return f"{value:.1f}/s"
