@@ -46,6 +46,7 @@ async def launch(pilot, app) -> None:  # noqa: ANN001
     await pilot.press(":", *"campaigns", "enter")
     await pilot.press("l")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+    await wait_for(pilot, lambda: app.focused is not None and app.focused.screen is app.screen)
     assert app.focused.id == "no"
     text = screen_text(app)
     assert "Launch spring now?" in text and "ready to launch" in text and "ETA" in text
@@ -128,7 +129,7 @@ async def test_retry_requeues_failed_rows(db_path, dns, smtp) -> None:
         run = app.control.engine.campaigns[campaign]
         await wait_for(pilot, lambda: all(task.done() for task in run.tasks))
         await tap(pilot, "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await wait_for(pilot, lambda: "Retry 3 deliveries of spring" in screen_text(app))
         assert "Retry 3 deliveries of spring (3 failed)" in screen_text(app)
         assert app.focused.id == "no"
         await tap(pilot, "y")
@@ -145,6 +146,7 @@ async def test_cancel_then_no_changes_nothing(db_path, dns, smtp) -> None:
         await launch(pilot, app)
         await tap(pilot, "ctrl+d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await wait_for(pilot, lambda: app.focused is not None and app.focused.screen is app.screen)
         assert app.focused.id == "no"
         assert "Cancel campaign spring?" in screen_text(app)
         await tap(pilot, "enter")  # the focused No

@@ -21,7 +21,8 @@ async def test_the_demo_launches_welcome_to_the_capture_server(tmp_path) -> None
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("l")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-            assert "Launch welcome now?" in screen_text(app)
+            # The dialog is on the stack before it has painted: wait for its text.
+            await wait_for(pilot, lambda: "Launch welcome now?" in screen_text(app))
             assert "ready to launch" in screen_text(app)
             await pilot.press("y")
             await settled(pilot, app)
