@@ -233,6 +233,7 @@ class CampaignRun:
             "rate_10s": rate_10s,
             "rate_60s": rate_60s,
             "in_flight": self.in_flight,
+            "rate_cap": self.bucket.rate or None,  # messages/second; None when uncapped
             "eta_seconds": round(pending / speed) if speed and pending else None,
             "last_error": self.last_error,
             "alert": self.alert,

@@ -150,24 +150,36 @@ class Engine:
         self.start_due()
         self.refresh_snapshot()
 
-    async def run(self, campaign_id: int | None = None) -> None:
-        """Start, send until no campaign (or ``campaign_id``) is running, then stop."""
+    async def run(self, campaign_id: int | None = None, *, serve: bool = False) -> None:
+        """Start and send until the work is done (or, with ``serve``, until stopped).
+
+        Work is done when no campaign (or ``campaign_id``) is running, paused
+        or scheduled: a paused campaign is unfinished work, and an attached
+        console may resume it.
+        """
         if not self.started:
             await self.start()
         try:
             while not self.stopping:
-                scheduled = {row["id"] for row in self.store.engine_state.scheduled_campaigns()}
-                if campaign_id is not None:
-                    run = self.campaigns.get(campaign_id)
-                    if (run is None or not run.running) and campaign_id not in scheduled:
-                        break
-                elif not scheduled and not any(c.running for c in self.campaigns.values()):
+                if not serve and self._work_done(campaign_id):
                     break
                 self._idle.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._idle.wait(), 0.5)
         finally:
             await self.stop()
+
+    def _work_done(self, campaign_id: int | None) -> bool:
+        scheduled = {row["id"] for row in self.store.engine_state.scheduled_campaigns()}
+        runs = (
+            [self.campaigns.get(campaign_id)]
+            if campaign_id is not None
+            else self.campaigns.values()
+        )
+        unfinished = any(run is not None and run.state in ("running", "paused") for run in runs)
+        if campaign_id is not None:
+            return not unfinished and campaign_id not in scheduled
+        return not unfinished and not scheduled
 
     def request_stop(self) -> None:
         """Begin a clean stop (signal handlers call this)."""
@@ -223,7 +235,9 @@ class Engine:
         if not pool:
             raise StoreError(f"campaign {row['name']!r} has no sending account")
         run = self.campaigns.get(campaign_id)
-        if run is not None and run.tasks and not all(t.done() for t in run.tasks):
+        # Reuse the run only while its dispatcher (tasks[0]) lives: connection
+        # tasks may still be closing after the dispatcher has finished.
+        if run is not None and run.tasks and not run.tasks[0].done():
             run.state = row["state"]
             run.wake.set()
             return run

@@ -21,11 +21,18 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "run",
         parents=[parent],
         help="run the send engine headless until the running campaigns are done",
-        description="Send every running campaign (or only --campaign) and exit when done. "
+        description="Send every running campaign (or only --campaign) and exit when done: "
+        "no campaign running, paused or scheduled (or never, with --serve). "
         "Ctrl-C or SIGTERM stops cleanly: in-flight messages finish, nothing is left "
         "`sending`. Consoles opened meanwhile attach to this engine.",
     )
     run.add_argument("--campaign", metavar="NAME", help="only wait for this campaign")
+    run.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep running when there is nothing to send (for a systemd unit): "
+        "campaigns launched from consoles start here",
+    )
     run.set_defaults(handler=run_engine)
 
     group = common.command_group(
@@ -94,7 +101,7 @@ def run_engine(args: argparse.Namespace) -> int:
             )
         running = [c.name for c in engine.campaigns.values() if c.running]
         print(f"engine {engine.run_id[:8]} sending: {', '.join(running) or 'nothing to send'}")
-        loop.run_until_complete(engine.run(campaign_id))
+        loop.run_until_complete(engine.run(campaign_id, serve=args.serve))
         for run in engine.campaigns.values():
             print(f"{run.name}: {run.state}; {_counts_line(run.counts)}")
     finally:
