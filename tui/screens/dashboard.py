@@ -142,6 +142,7 @@ class DashboardScreen(BaseScreen):
     DashboardScreen .empty { color: $text-muted; padding: 0 2; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
+        Binding("l", "launch", "Launch"),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("plus", "rate_step(True)", "Rate up", key_display="+"),
         Binding("minus", "rate_step(False)", "Rate down", key_display="-"),
@@ -149,7 +150,6 @@ class DashboardScreen(BaseScreen):
         Binding("r", "retry", "Retry"),
         Binding("ctrl+d", "cancel", "Cancel", key_display="^d"),
         Binding("d", "drain", "Drain account"),
-        Binding("l", "launch", "Launch"),
         Binding("tab", "app.focus_next", "Campaigns/accounts", show=False),
         Binding("escape", "app.back", "Back", show=False),
     ]

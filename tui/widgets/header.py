@@ -32,11 +32,13 @@ class ViewHeader(Widget):
         return line1 + Text("\n") + self._keys(width)
 
     def _keys(self, width: int) -> Text:
-        keys = Text()
+        """The keys that apply here, in binding order; when they do not fit,
+        as many as fit and then ``<?> more`` (the help lists them all)."""
+        pieces: list[Text] = []
         seen: set[str] = set()
         for node in (self.screen, self.app):
             for binding in getattr(node, "BINDINGS", []):
-                if not hasattr(binding, "show") or not binding.show:
+                if not getattr(binding, "show", False):
                     continue
                 if self.app.readonly and is_mutating(node, binding.action):
                     continue
@@ -44,8 +46,15 @@ class ViewHeader(Widget):
                 if label in seen:
                     continue
                 seen.add(label)
-                piece = Text.assemble((f"<{label}>", "bold"), f" {binding.description}  ")
-                if keys.cell_len + piece.cell_len > width:
-                    break
+                pieces.append(Text.assemble((f"<{label}>", "bold"), f" {binding.description}  "))
+        keys = Text()
+        if sum(piece.cell_len for piece in pieces) <= width:
+            for piece in pieces:
                 keys += piece
-        return keys
+            return keys
+        more = Text.assemble(("<?>", "bold"), " more")
+        for piece in pieces:
+            if keys.cell_len + piece.cell_len + more.cell_len > width:
+                break
+            keys += piece
+        return keys + more
