@@ -238,4 +238,5 @@ class CampaignRun:
             "alert": self.alert,
             "waiting_reason": waiting_reason() if self.running else None,
             "history": self.meter.history(at),
+            "pool": {str(a): w for a, w in self.weights.items()},  # account id -> weight
         }

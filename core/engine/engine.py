@@ -106,6 +106,7 @@ class Engine:
         self.snapshot: dict[str, Any] = {}
         self._tasks: list[asyncio.Task] = []
         self._accounts_seen = 0.0
+        self._campaigns_seen = 0.0
         self._idle = asyncio.Event()
         self._timeout = float(config.get("engine", "smtp_timeout_seconds"))
         self._idle_seconds = float(config.get("engine", "connection_idle_seconds"))
@@ -132,6 +133,7 @@ class Engine:
             self.store, self.run_id, float(self.config.get("engine", "commit_interval_ms"))
         )
         self._accounts_seen = self.store.engine_state.accounts_last_update()
+        self._campaigns_seen = self.store.engine_state.campaigns_last_update()
         self.recovered = self.store.ledger.recover(self.run_id, self.clock())
         policy = self.config.get("engine", "unknown_outcome")
         for campaign_id, n in self.recovered.items():
@@ -223,20 +225,33 @@ class Engine:
         if not pool:
             raise StoreError(f"campaign {row['name']!r} has no sending account")
         run = self.campaigns.get(campaign_id)
-        if run is not None and run.tasks and not all(t.done() for t in run.tasks):
+        # Reuse a run while its dispatcher (tasks[0]) lives; a finished run's connections
+        # may still be closing, but nothing would hand them rows.
+        if run is not None and run.tasks and not run.tasks[0].done():
             run.state = row["state"]
             run.wake.set()
             return run
         compiled = self.compile(self.store, campaign_id, self.config)
+        old = run
         run = CampaignRun(self, row, compiled)
         run.reload_counts()
         self.campaigns[campaign_id] = run
         run.tasks.append(asyncio.create_task(run.dispatch(), name=f"dispatch-{campaign_id}"))
-        for account_row in pool:
-            account = self._account(account_row)
-            run.weights[account.id] = int(account_row["weight"])
-            self._spawn_connections(run, account)
+        if old is not None:  # its last connections may still be closing: stop() awaits them
+            run.tasks += [t for t in old.tasks if not t.done()]
+        self._apply_pool(run, pool)
         return run
+
+    def _apply_pool(self, run: CampaignRun, pool: list[dict[str, Any]]) -> None:
+        """Use ``pool`` (account rows with weights) from now on; dropped accounts stop."""
+        run.weights = {row["id"]: int(row["weight"]) for row in pool}
+        for account_row in pool:
+            self._spawn_connections(run, self._account(account_row))
+        for account_id, future in list(run.waiters):
+            if account_id not in run.weights and not future.done():
+                future.set_result(None)  # its connection notices and closes
+        run.wake.set()
+        pulse(run.changed)
 
     def _spawn_connections(self, run: CampaignRun, account: AccountRun) -> None:
         """Up to the account's connection limit of session tasks for ``run`` (more if raised)."""
@@ -250,7 +265,8 @@ class Engine:
         run.connection_tasks[account.id] = max(have, account.slots.limit)
 
     def reload_accounts(self) -> int:
-        """Apply account settings edited since the last look (rate, connections, limits)."""
+        """Apply account rows edited since the last look: rate, connections, limits, and
+        state (paused or resumed by `postroom accounts` or another console)."""
         rows = self.store.engine_state.accounts_updated_since(self._accounts_seen)
         for row in rows:
             self._accounts_seen = max(self._accounts_seen, row["updated_at"])
@@ -261,7 +277,44 @@ class Engine:
             for run in self.campaigns.values():
                 if account.id in run.weights and not run.finished:
                     self._spawn_connections(run, account)
+                    run.wake.set()
         return len(rows)
+
+    def reload_campaigns(self) -> int:
+        """Apply campaign rows edited since the last look: state changed through the store
+        (paused, resumed, cancelled), rate, and the account pool or its weights."""
+        rows = self.store.engine_state.campaigns_updated_since(self._campaigns_seen)
+        for row in rows:
+            self._campaigns_seen = max(self._campaigns_seen, row["updated_at"])
+            run = self.campaigns.get(row["id"])
+            try:
+                if run is None or run.finished:
+                    if row["state"] == "running":
+                        self._start_campaign(row["id"])
+                    continue
+                if row["state"] != run.state:
+                    self._follow_state(run, row["state"])
+                if row["rate"] != run.bucket.rate:
+                    run.bucket.set_rate(row["rate"])
+                if not run.finished:
+                    self._apply_pool(run, self.store.campaigns.accounts(run.id))
+            except StoreError as exc:
+                log.error("campaign %s: %s", row["id"], exc)
+        return len(rows)
+
+    def _follow_state(self, run: CampaignRun, state: str) -> None:
+        """A campaign state written by another tool: act as if the command came here."""
+        if state == "running":
+            self._start_campaign(run.id)
+            return
+        run.state = state  # checked right before every MAIL FROM
+        if state == "cancelled":
+            self.store.ledger.cancel_pending(run.id, self.clock())
+            run.release_all()
+            run.reload_counts()
+        run.wake.set()
+        pulse(run.changed)
+        self._idle.set()
 
     def _campaign(self, campaign_id: int) -> CampaignRun | None:
         return self.campaigns.get(campaign_id)
@@ -275,7 +328,7 @@ class Engine:
         holding_slot = False
         idle_since: float | None = None
         try:
-            while not run.finished and not self.stopping:
+            while not run.finished and not self.stopping and account.id in run.weights:
                 reason = account.unavailable_reason(self.clock())
                 if reason is not None or not run.running:
                     loop_now = asyncio.get_running_loop().time()
@@ -330,6 +383,7 @@ class Engine:
                 ):
                     smtp = await self._close(smtp, account)
         finally:
+            run.connection_tasks[account.id] -= 1
             if smtp is not None:
                 await self._close(smtp, account, polite=not self.stopping)
             if holding_slot:
@@ -574,16 +628,16 @@ class Engine:
 
     def pause_campaign(self, campaign_id: int, user: str | None = None) -> None:
         """Returns once no new transaction can start; in-flight ones finish."""
+        check_transition(self.store, campaign_id, "paused")
         self._set_campaign_state(campaign_id, "paused", user)
 
     def resume_campaign(self, campaign_id: int, user: str | None = None) -> None:
-        row = self.store.campaigns.get(campaign_id)
-        if row is None or row["state"] != "paused":
-            raise StoreError("only a paused campaign can be resumed")
+        check_transition(self.store, campaign_id, "running")
         self._set_campaign_state(campaign_id, "running", user)
         self._start_campaign(campaign_id)
 
     def cancel_campaign(self, campaign_id: int, user: str | None = None) -> int:
+        check_transition(self.store, campaign_id, "cancelled")
         self._set_campaign_state(campaign_id, "cancelled", user)
         cancelled = self.store.ledger.cancel_pending(campaign_id, self.clock())
         run = self._campaign(campaign_id)
@@ -634,10 +688,7 @@ class Engine:
         self.store.audit.record(self._who(user), f"account_{state}", f"account:{account_id}")
         account = self.accounts.get(account_id)
         if account is not None:
-            account.state, account.state_reason = state, reason
-            if state == "active":
-                account.unavailable_until = 0.0
-                account.connect_failures = 0
+            account.set_state(state, reason)
             pulse(account.changed)
         for run in self.campaigns.values():
             run.wake.set()
@@ -693,6 +744,8 @@ class Engine:
     def _waiting_reason(self, run: CampaignRun) -> str | None:
         at = self.clock()
         reasons = []
+        if not run.weights:
+            return "no sending account in the campaign's pool"
         for account_id in run.weights:
             account = self.accounts[account_id]
             reason = account.unavailable_reason(at)
@@ -736,6 +789,7 @@ class Engine:
             if now - last_schedule >= SCHEDULE_POLL_SECONDS:
                 last_schedule = now
                 self.reload_accounts()
+                self.reload_campaigns()
                 if self.start_due():
                     self.refresh_snapshot()
             applied = 0
@@ -800,6 +854,40 @@ def launch_campaign(store: Store, campaign_id: int, user: str, at: float) -> dic
         user, "campaign_launch", f"campaign:{row['name']}", json.dumps(counts, sort_keys=True)
     )
     return counts
+
+
+# Operator campaign state changes: target state -> states it may come from.
+TRANSITIONS = {
+    "paused": ("running",),
+    "running": ("paused",),
+    "cancelled": ("running", "paused", "scheduled"),
+}
+VERBS = {"paused": "paused", "running": "resumed", "cancelled": "cancelled"}
+
+
+def check_transition(store: Store, campaign_id: int, state: str) -> dict[str, Any]:
+    """The campaign row, or a one-line StoreError when it cannot go to ``state``."""
+    row = store.campaigns.get(campaign_id)
+    if row is None:
+        raise StoreError(f"no campaign with id {campaign_id}")
+    allowed = TRANSITIONS[state]
+    if row["state"] not in allowed:
+        raise StoreError(
+            f"campaign {row['name']!r} is {row['state']}; only a {' or '.join(allowed)}"
+            f" campaign can be {VERBS[state]}"
+        )
+    return row
+
+
+def set_campaign_state(store: Store, campaign_id: int, state: str, user: str, at: float) -> int:
+    """Pause, resume or cancel with no engine running (a running engine follows the row).
+
+    Returns how many deliveries a cancel withdrew (0 otherwise).
+    """
+    check_transition(store, campaign_id, state)
+    store.campaigns.set_state(campaign_id, state)
+    store.audit.record(user, f"campaign_{state}", f"campaign:{campaign_id}")
+    return store.ledger.cancel_pending(campaign_id, at) if state == "cancelled" else 0
 
 
 def retry_deliveries(

@@ -128,6 +128,20 @@ class EngineState:
     def accounts_last_update(self) -> float:
         return self.db.scalar("SELECT coalesce(max(updated_at), 0) FROM accounts")
 
+    def campaigns_updated_since(self, since: float) -> list[dict[str, Any]]:
+        """(id, state, rate, updated_at) of campaigns edited after ``since``, oldest first.
+
+        Editing a campaign's account pool stamps the campaign too (Campaigns.set_accounts).
+        """
+        return self.db.all(
+            "SELECT id, state, rate, updated_at FROM campaigns WHERE updated_at > ?"
+            " ORDER BY updated_at",
+            (since,),
+        )
+
+    def campaigns_last_update(self) -> float:
+        return self.db.scalar("SELECT coalesce(max(updated_at), 0) FROM campaigns")
+
     # -- stats snapshot ---------------------------------------------------------------
 
     def write_stats(self, snapshot: dict[str, Any], at: float) -> None:
