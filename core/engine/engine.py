@@ -104,6 +104,7 @@ class Engine:
         self.started = False
         self.recovered: dict[int, int] = {}
         self.snapshot: dict[str, Any] = {}
+        self.scheduled: dict[int, dict[str, Any]] = {}  # id -> its row and audience size
         self._tasks: list[asyncio.Task] = []
         self._accounts_seen = 0.0
         self._campaigns_seen = 0.0
@@ -150,6 +151,7 @@ class Engine:
         for campaign_id in self.store.engine_state.running_campaigns():
             self._start_campaign(campaign_id)
         self.start_due()
+        self.refresh_scheduled()
         self.refresh_snapshot()
 
     async def run(self, campaign_id: int | None = None) -> None:
@@ -626,6 +628,21 @@ class Engine:
             started.append(row["id"])
         return started
 
+    def refresh_scheduled(self) -> None:
+        """Scheduled campaigns for stats(); the audience is counted once per edit of the row."""
+        found = {}
+        for row in self.store.engine_state.scheduled_campaigns():
+            known = self.scheduled.get(row["id"])
+            if known is not None and known["updated_at"] == row["updated_at"]:
+                found[row["id"]] = known
+                continue
+            try:
+                row["audience"] = self.store.ledger.audience_size(row["id"])
+            except StoreError:
+                row["audience"] = None  # e.g. its segment was deleted: launching will say so
+            found[row["id"]] = row
+        self.scheduled = found
+
     def pause_campaign(self, campaign_id: int, user: str | None = None) -> None:
         """Returns once no new transaction can start; in-flight ones finish."""
         check_transition(self.store, campaign_id, "paused")
@@ -754,19 +771,52 @@ class Engine:
             reasons.append(f"{account.name}: {reason}")
         return "no account available (" + "; ".join(reasons) + ")"
 
+    def _scheduled_stats(self, row: dict[str, Any], at: float) -> dict[str, Any]:
+        """A scheduled campaign in the shape of a running one, plus when it starts."""
+        return {
+            "name": row["name"],
+            "state": "scheduled",
+            "scheduled_at": row["scheduled_at"],
+            "starts_in_seconds": max(0.0, (row["scheduled_at"] or at) - at),
+            "audience": row["audience"],
+            "counts": {},
+            "total": row["audience"] or 0,
+            "rate_10s": 0.0,
+            "rate_60s": 0.0,
+            "in_flight": 0,
+            "eta_seconds": None,
+            "last_error": None,
+            "alert": None,
+            "waiting_reason": None,
+            "history": [],
+            "pool": {},
+        }
+
     def stats(self) -> dict[str, Any]:
-        """A JSON-able snapshot (see CONTRACTS.md); cheap: no SQL."""
+        """A JSON-able snapshot (see CONTRACTS.md); cheap: no SQL.
+
+        "campaigns" holds the campaigns this engine runs and those scheduled
+        (state "scheduled", with scheduled_at, starts_in_seconds and audience).
+        """
         at = self.clock()
+        campaigns = {
+            str(cid): self._scheduled_stats(row, at)
+            for cid, row in self.scheduled.items()
+            if cid not in self.campaigns
+        }
+        campaigns.update(
+            {
+                str(cid): run.stats(at, lambda run=run: self._waiting_reason(run))
+                for cid, run in self.campaigns.items()
+            }
+        )
         return {
             "at": time.time(),
             "run_id": self.run_id,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "recovered_unknown": {str(k): v for k, v in self.recovered.items()},
-            "campaigns": {
-                str(cid): run.stats(at, lambda run=run: self._waiting_reason(run))
-                for cid, run in self.campaigns.items()
-            },
+            "campaigns": campaigns,
             "accounts": {str(aid): acc.stats(at) for aid, acc in self.accounts.items()},
         }
 
@@ -790,8 +840,8 @@ class Engine:
                 last_schedule = now
                 self.reload_accounts()
                 self.reload_campaigns()
-                if self.start_due():
-                    self.refresh_snapshot()
+                self.start_due()
+                self.refresh_scheduled()
             applied = 0
             if now - last_poll >= COMMAND_POLL_SECONDS:
                 last_poll = now

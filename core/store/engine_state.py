@@ -113,9 +113,9 @@ class EngineState:
         return [r["id"] for r in self.db.all("SELECT id FROM campaigns WHERE state = 'running'")]
 
     def scheduled_campaigns(self) -> list[dict[str, Any]]:
-        """Scheduled campaigns (id, scheduled_at), earliest first."""
+        """Scheduled campaigns (id, name, scheduled_at, updated_at), earliest first."""
         return self.db.all(
-            "SELECT id, scheduled_at FROM campaigns WHERE state = 'scheduled'"
+            "SELECT id, name, scheduled_at, updated_at FROM campaigns WHERE state = 'scheduled'"
             " ORDER BY scheduled_at, id"
         )
 

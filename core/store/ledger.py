@@ -80,6 +80,20 @@ class Ledger:
             )
         return self.counts(campaign_id)
 
+    def audience_size(self, campaign_id: int) -> int:
+        """How many rows a launch would queue now (valid, not suppressed members)."""
+        campaign = self.db.one(
+            "SELECT list_id, segment_id FROM campaigns WHERE id = ?", (campaign_id,)
+        )
+        if campaign is None:
+            raise StoreError(f"no campaign with id {campaign_id}")
+        source, clauses, params = self._audience(campaign)
+        return self.db.scalar(
+            f"SELECT count(*) FROM {source} WHERE {' AND '.join(clauses)} AND s.valid = 1"  # noqa: S608
+            " AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)",
+            tuple(params),
+        )
+
     def _audience(self, campaign: dict[str, Any]) -> tuple[str, list[str], list[Any]]:
         """FROM and WHERE over subscribers ``s`` for the campaign's list or segment."""
         list_id, clauses, params = campaign["list_id"], ["1"], []
