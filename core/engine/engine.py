@@ -27,9 +27,11 @@ import aiosmtplib
 from core.accounts.connect import ConnectError, open_session
 from core.config import Config
 from core.content import CompileError, compile_campaign
+from core.dnscheck.resolver import Resolver
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
+from core.engine.providers import ProviderLimits
 from core.engine.replies import Kind, Verdict, classify, classify_network_error
 from core.engine.transaction import (
     EnvelopeError,
@@ -87,6 +89,7 @@ class Engine:
         compile: Compile = default_compile,
         tls_context: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.config = config
@@ -111,6 +114,11 @@ class Engine:
         self._idle = asyncio.Event()
         self._timeout = float(config.get("engine", "smtp_timeout_seconds"))
         self._idle_seconds = float(config.get("engine", "connection_idle_seconds"))
+        self.providers = (
+            ProviderLimits(config, resolver or Resolver.from_env())
+            if config.get("providers", "enabled")
+            else None
+        )
 
     # -- life cycle ---------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ class Ledger:
         walks the (campaign_id, state, next_attempt_at) index.
         """
         select = """
-            SELECT d.id, d.subscriber_id, d.email, d.domain, d.attempts, d.state,
+            SELECT d.id, d.subscriber_id, d.email, d.domain, d.attempts, d.state, d.reason,
                    s.fields, x.reason AS suppressed
             FROM deliveries d
             JOIN subscribers s ON s.id = d.subscriber_id
@@ -184,6 +184,16 @@ class Ledger:
                 [(at, delivery_id, run_id) for delivery_id in delivery_ids],
             )
         return cursor.rowcount
+
+    def postpone(self, items: Iterable[tuple[int, float, str]], run_id: str, at: float) -> None:
+        """Claimed rows whose DATA never started go back to the queue, each due at its
+        time: (delivery id, due, reason). No attempt counts (a provider cap, not a failure)."""
+        with self.db.transaction():
+            self.db.executemany(
+                "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, reason = ?,"
+                " updated_at = ? WHERE id = ? AND state = 'sending' AND run_id = ?",
+                [(due, reason, at, delivery_id, run_id) for delivery_id, due, reason in items],
+            )
 
     # -- outcomes -------------------------------------------------------------
 
