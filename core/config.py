@@ -48,6 +48,23 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "smtp_timeout_seconds": Option(60, "Give up on an SMTP reply after this long."),
         "commit_interval_ms": Option(20, "Outcomes are committed in groups this often."),
     },
+    "providers": {
+        "enabled": Option(
+            False,
+            "Cap messages per second per recipient provider, grouped by MX host (each "
+            "recipient domain's MX is looked up once): domains served by Google's MX share "
+            "the google cap, and so on. A rate of 0 means no cap for that group.",
+        ),
+        "google_rate": Option(100.0, "Messages per second to domains whose MX is Google's."),
+        "microsoft_rate": Option(
+            100.0, "Messages per second to Microsoft's MX (Outlook.com, Microsoft 365)."
+        ),
+        "yahoo_rate": Option(100.0, "Messages per second to Yahoo's MX (incl. AOL)."),
+        "icloud_rate": Option(100.0, "Messages per second to iCloud's MX."),
+        "other_rate": Option(
+            100.0, "Messages per second to any other MX host (a budget per primary MX)."
+        ),
+    },
     "unsubscribe": {
         "base_url": Option(
             "https://lists.example.com/u",

@@ -15,6 +15,7 @@ from tests.support.engine_setup import (
     ledger_states,
     make_campaign,
     simple_compile,
+    until,
 )
 from tests.support.smtp_server import ScriptedSMTPServer
 
@@ -68,3 +69,38 @@ async def test_a_scheduled_campaign_that_cannot_launch_goes_back_to_draft(db_pat
         assert "has no sending account" in reason
     finally:
         await engine.stop()
+
+
+async def test_stats_show_scheduled_campaigns_and_why_a_running_one_waits(db_path):
+    """The dashboard's "running and scheduled campaigns" comes from stats() alone."""
+    clock = FakeClock()
+    with ScriptedSMTPServer() as server:
+        store = Store(db_path)
+        account = add_account(store, "relay", server.port)
+        running = make_campaign(store, addresses(5), {account: 1})
+        later = make_campaign(store, addresses(6, prefix="later"), {account: 1}, name="later")
+        store.suppressions.add("later0@example.com", "complained")
+        engine = Engine(db_path, engine_config(), clock=clock, compile=simple_compile)
+        await engine.start()
+        try:
+            store.accounts.set_state(account, "paused", "by ana")  # e.g. `postroom accounts pause`
+            engine.launch(running, user="ana")
+            schedule_campaign(store, later, clock.now + 600, "ana")  # e.g. launch --at elsewhere
+
+            def scheduled() -> dict:
+                return engine.stats()["campaigns"].get(str(later), {})
+
+            await until(lambda: scheduled().get("state") == "scheduled", 5)
+            assert scheduled()["scheduled_at"] == clock.now + 600
+            assert scheduled()["starts_in_seconds"] == 600
+            assert scheduled()["audience"] == 5 and scheduled()["total"] == 5  # one suppressed
+            now = engine.stats()["campaigns"][str(running)]
+            assert now["state"] == "running"
+            assert now["waiting_reason"] == "no account available (relay: paused: by ana)"
+            assert server.received == []
+
+            clock.advance(600)
+            await until(lambda: scheduled().get("state") == "running", 5)
+        finally:
+            await engine.stop()
+            store.close()

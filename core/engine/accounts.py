@@ -10,7 +10,8 @@ from core.engine.limits import AdaptiveRate, SentCounter, TokenBucket, warmup_ca
 from core.engine.meter import RateMeter
 
 CONNECT_BACKOFF_MAX = 60.0
-# Settings the engine keeps in memory itself rather than re-reading from an edited row.
+# Settings the engine keeps in memory itself rather than re-reading from an edited row
+# (state and state_reason are followed through set_state).
 ENGINE_OWNED = ("state", "state_reason", "last_error", "weight")
 
 
@@ -72,8 +73,18 @@ class AccountRun:
             self.adaptive.factor = 1.0  # the operator's figure replaces throttle memory
             self.refresh_rate()
         self.slots.set_limit(max(1, int(row["max_connections"])))
+        if (row["state"], row["state_reason"]) != (self.state, self.state_reason):
+            # Paused or resumed by another tool (`postroom accounts pause`, the console).
+            self.set_state(row["state"], row["state_reason"])
         self.changed.set()
         self.changed.clear()
+
+    def set_state(self, state: str, reason: str | None) -> None:
+        """Follow an operator's pause/resume/drain; a resumed account may connect at once."""
+        self.state, self.state_reason = state, reason
+        if state == "active":
+            self.unavailable_until = 0.0
+            self.connect_failures = 0
 
     # -- limits -------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 0.25
 LEAD = 5.0  # how far (messages per unit of weight) an account may run ahead of its share
 PENDING_STATES = ("queued", "deferred", "sending")
+RATE_CAP = " rate cap"  # the reason of a row waiting for its provider's slot
 
 
 class CampaignRun:
@@ -167,6 +168,10 @@ class CampaignRun:
                 for row in rows:
                     self.bump(row["state"], -1)
                     self.bump("sending")
+                if rows and self.engine.providers is not None:
+                    rows, picked = await self._shape(rows, picked)
+                    if not rows:
+                        continue
                 if rows:
                     self.idle_reason = None
                     self._assign(rows, picked)
@@ -180,6 +185,36 @@ class CampaignRun:
                 self.wake.clear()
         for _, future in self._live_waiters():
             future.set_result(None)
+
+    async def _shape(
+        self, rows: list[dict[str, Any]], picked: list[tuple[int, asyncio.Future]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, asyncio.Future]]]:
+        """Rows within their provider's rate; the others back to the queue, due at their slot."""
+        providers, ledger, clock = (
+            self.engine.providers,
+            self.engine.store.ledger,
+            self.engine.clock,
+        )
+        now_rows, later = [], []
+        for row in rows:
+            if (row["reason"] or "").endswith(RATE_CAP):  # due at the slot reserved for it earlier
+                now_rows.append(row)
+                continue
+            key = await providers.key(row["domain"])  # a DNS lookup the first time only
+            slot = providers.reserve(key, clock())
+            if slot is None:
+                now_rows.append(row)
+            else:
+                later.append((row["id"], slot, f"{key}{RATE_CAP}"))
+        if later:
+            ledger.postpone(later, self.engine.run_id, clock())
+            self.bump("sending", -len(later))
+            self.bump("queued", len(later))
+        # Connections may have stopped waiting during a lookup: rows beyond them go back.
+        picked = [(a, f) for a, f in picked if not f.done()]
+        for row in now_rows[len(picked) :]:
+            self.release(row)
+        return now_rows[: len(picked)], picked
 
     def _note_waiting(self, next_due: float | None) -> None:
         if next_due is None:
@@ -239,4 +274,5 @@ class CampaignRun:
             "alert": self.alert,
             "waiting_reason": waiting_reason() if self.running else None,
             "history": self.meter.history(at),
+            "pool": {str(a): w for a, w in self.weights.items()},  # account id -> weight
         }

@@ -27,9 +27,11 @@ import aiosmtplib
 from core.accounts.connect import ConnectError, open_session
 from core.config import Config
 from core.content import CompileError, compile_campaign
+from core.dnscheck.resolver import Resolver
 from core.engine.accounts import AccountRun
 from core.engine.backoff import gives_up, retry_delay
 from core.engine.campaigns import CampaignRun
+from core.engine.providers import ProviderLimits
 from core.engine.replies import Kind, Verdict, classify, classify_network_error
 from core.engine.transaction import (
     EnvelopeError,
@@ -87,6 +89,7 @@ class Engine:
         compile: Compile = default_compile,
         tls_context: ssl.SSLContext | None = None,
         rng: random.Random | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.config = config
@@ -104,11 +107,18 @@ class Engine:
         self.started = False
         self.recovered: dict[int, int] = {}
         self.snapshot: dict[str, Any] = {}
+        self.scheduled: dict[int, dict[str, Any]] = {}  # id -> its row and audience size
         self._tasks: list[asyncio.Task] = []
         self._accounts_seen = 0.0
+        self._campaigns_seen = 0.0
         self._idle = asyncio.Event()
         self._timeout = float(config.get("engine", "smtp_timeout_seconds"))
         self._idle_seconds = float(config.get("engine", "connection_idle_seconds"))
+        self.providers = (
+            ProviderLimits(config, resolver or Resolver.from_env())
+            if config.get("providers", "enabled")
+            else None
+        )
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -132,6 +142,7 @@ class Engine:
             self.store, self.run_id, float(self.config.get("engine", "commit_interval_ms"))
         )
         self._accounts_seen = self.store.engine_state.accounts_last_update()
+        self._campaigns_seen = self.store.engine_state.campaigns_last_update()
         self.recovered = self.store.ledger.recover(self.run_id, self.clock())
         policy = self.config.get("engine", "unknown_outcome")
         for campaign_id, n in self.recovered.items():
@@ -148,6 +159,7 @@ class Engine:
         for campaign_id in self.store.engine_state.running_campaigns():
             self._start_campaign(campaign_id)
         self.start_due()
+        self.refresh_scheduled()
         self.refresh_snapshot()
 
     async def run(self, campaign_id: int | None = None, *, serve: bool = False) -> None:
@@ -235,22 +247,33 @@ class Engine:
         if not pool:
             raise StoreError(f"campaign {row['name']!r} has no sending account")
         run = self.campaigns.get(campaign_id)
-        # Reuse the run only while its dispatcher (tasks[0]) lives: connection
-        # tasks may still be closing after the dispatcher has finished.
+        # Reuse a run while its dispatcher (tasks[0]) lives; a finished run's connections
+        # may still be closing, but nothing would hand them rows.
         if run is not None and run.tasks and not run.tasks[0].done():
             run.state = row["state"]
             run.wake.set()
             return run
         compiled = self.compile(self.store, campaign_id, self.config)
+        old = run
         run = CampaignRun(self, row, compiled)
         run.reload_counts()
         self.campaigns[campaign_id] = run
         run.tasks.append(asyncio.create_task(run.dispatch(), name=f"dispatch-{campaign_id}"))
-        for account_row in pool:
-            account = self._account(account_row)
-            run.weights[account.id] = int(account_row["weight"])
-            self._spawn_connections(run, account)
+        if old is not None:  # its last connections may still be closing: stop() awaits them
+            run.tasks += [t for t in old.tasks if not t.done()]
+        self._apply_pool(run, pool)
         return run
+
+    def _apply_pool(self, run: CampaignRun, pool: list[dict[str, Any]]) -> None:
+        """Use ``pool`` (account rows with weights) from now on; dropped accounts stop."""
+        run.weights = {row["id"]: int(row["weight"]) for row in pool}
+        for account_row in pool:
+            self._spawn_connections(run, self._account(account_row))
+        for account_id, future in list(run.waiters):
+            if account_id not in run.weights and not future.done():
+                future.set_result(None)  # its connection notices and closes
+        run.wake.set()
+        pulse(run.changed)
 
     def _spawn_connections(self, run: CampaignRun, account: AccountRun) -> None:
         """Up to the account's connection limit of session tasks for ``run`` (more if raised)."""
@@ -264,7 +287,8 @@ class Engine:
         run.connection_tasks[account.id] = max(have, account.slots.limit)
 
     def reload_accounts(self) -> int:
-        """Apply account settings edited since the last look (rate, connections, limits)."""
+        """Apply account rows edited since the last look: rate, connections, limits, and
+        state (paused or resumed by `postroom accounts` or another console)."""
         rows = self.store.engine_state.accounts_updated_since(self._accounts_seen)
         for row in rows:
             self._accounts_seen = max(self._accounts_seen, row["updated_at"])
@@ -275,7 +299,44 @@ class Engine:
             for run in self.campaigns.values():
                 if account.id in run.weights and not run.finished:
                     self._spawn_connections(run, account)
+                    run.wake.set()
         return len(rows)
+
+    def reload_campaigns(self) -> int:
+        """Apply campaign rows edited since the last look: state changed through the store
+        (paused, resumed, cancelled), rate, and the account pool or its weights."""
+        rows = self.store.engine_state.campaigns_updated_since(self._campaigns_seen)
+        for row in rows:
+            self._campaigns_seen = max(self._campaigns_seen, row["updated_at"])
+            run = self.campaigns.get(row["id"])
+            try:
+                if run is None or run.finished:
+                    if row["state"] == "running":
+                        self._start_campaign(row["id"])
+                    continue
+                if row["state"] != run.state:
+                    self._follow_state(run, row["state"])
+                if row["rate"] != run.bucket.rate:
+                    run.bucket.set_rate(row["rate"])
+                if not run.finished:
+                    self._apply_pool(run, self.store.campaigns.accounts(run.id))
+            except StoreError as exc:
+                log.error("campaign %s: %s", row["id"], exc)
+        return len(rows)
+
+    def _follow_state(self, run: CampaignRun, state: str) -> None:
+        """A campaign state written by another tool: act as if the command came here."""
+        if state == "running":
+            self._start_campaign(run.id)
+            return
+        run.state = state  # checked right before every MAIL FROM
+        if state == "cancelled":
+            self.store.ledger.cancel_pending(run.id, self.clock())
+            run.release_all()
+            run.reload_counts()
+        run.wake.set()
+        pulse(run.changed)
+        self._idle.set()
 
     def _campaign(self, campaign_id: int) -> CampaignRun | None:
         return self.campaigns.get(campaign_id)
@@ -289,7 +350,7 @@ class Engine:
         holding_slot = False
         idle_since: float | None = None
         try:
-            while not run.finished and not self.stopping:
+            while not run.finished and not self.stopping and account.id in run.weights:
                 reason = account.unavailable_reason(self.clock())
                 if reason is not None or not run.running:
                     loop_now = asyncio.get_running_loop().time()
@@ -344,6 +405,7 @@ class Engine:
                 ):
                     smtp = await self._close(smtp, account)
         finally:
+            run.connection_tasks[account.id] -= 1
             if smtp is not None:
                 await self._close(smtp, account, polite=not self.stopping)
             if holding_slot:
@@ -586,18 +648,33 @@ class Engine:
             started.append(row["id"])
         return started
 
+    def refresh_scheduled(self) -> None:
+        """Scheduled campaigns for stats(); the audience is counted once per edit of the row."""
+        found = {}
+        for row in self.store.engine_state.scheduled_campaigns():
+            known = self.scheduled.get(row["id"])
+            if known is not None and known["updated_at"] == row["updated_at"]:
+                found[row["id"]] = known
+                continue
+            try:
+                row["audience"] = self.store.ledger.audience_size(row["id"])
+            except StoreError:
+                row["audience"] = None  # e.g. its segment was deleted: launching will say so
+            found[row["id"]] = row
+        self.scheduled = found
+
     def pause_campaign(self, campaign_id: int, user: str | None = None) -> None:
         """Returns once no new transaction can start; in-flight ones finish."""
+        check_transition(self.store, campaign_id, "paused")
         self._set_campaign_state(campaign_id, "paused", user)
 
     def resume_campaign(self, campaign_id: int, user: str | None = None) -> None:
-        row = self.store.campaigns.get(campaign_id)
-        if row is None or row["state"] != "paused":
-            raise StoreError("only a paused campaign can be resumed")
+        check_transition(self.store, campaign_id, "running")
         self._set_campaign_state(campaign_id, "running", user)
         self._start_campaign(campaign_id)
 
     def cancel_campaign(self, campaign_id: int, user: str | None = None) -> int:
+        check_transition(self.store, campaign_id, "cancelled")
         self._set_campaign_state(campaign_id, "cancelled", user)
         cancelled = self.store.ledger.cancel_pending(campaign_id, self.clock())
         run = self._campaign(campaign_id)
@@ -648,10 +725,7 @@ class Engine:
         self.store.audit.record(self._who(user), f"account_{state}", f"account:{account_id}")
         account = self.accounts.get(account_id)
         if account is not None:
-            account.state, account.state_reason = state, reason
-            if state == "active":
-                account.unavailable_until = 0.0
-                account.connect_failures = 0
+            account.set_state(state, reason)
             pulse(account.changed)
         for run in self.campaigns.values():
             run.wake.set()
@@ -707,6 +781,8 @@ class Engine:
     def _waiting_reason(self, run: CampaignRun) -> str | None:
         at = self.clock()
         reasons = []
+        if not run.weights:
+            return "no sending account in the campaign's pool"
         for account_id in run.weights:
             account = self.accounts[account_id]
             reason = account.unavailable_reason(at)
@@ -715,19 +791,52 @@ class Engine:
             reasons.append(f"{account.name}: {reason}")
         return "no account available (" + "; ".join(reasons) + ")"
 
+    def _scheduled_stats(self, row: dict[str, Any], at: float) -> dict[str, Any]:
+        """A scheduled campaign in the shape of a running one, plus when it starts."""
+        return {
+            "name": row["name"],
+            "state": "scheduled",
+            "scheduled_at": row["scheduled_at"],
+            "starts_in_seconds": max(0.0, (row["scheduled_at"] or at) - at),
+            "audience": row["audience"],
+            "counts": {},
+            "total": row["audience"] or 0,
+            "rate_10s": 0.0,
+            "rate_60s": 0.0,
+            "in_flight": 0,
+            "eta_seconds": None,
+            "last_error": None,
+            "alert": None,
+            "waiting_reason": None,
+            "history": [],
+            "pool": {},
+        }
+
     def stats(self) -> dict[str, Any]:
-        """A JSON-able snapshot (see CONTRACTS.md); cheap: no SQL."""
+        """A JSON-able snapshot (see CONTRACTS.md); cheap: no SQL.
+
+        "campaigns" holds the campaigns this engine runs and those scheduled
+        (state "scheduled", with scheduled_at, starts_in_seconds and audience).
+        """
         at = self.clock()
+        campaigns = {
+            str(cid): self._scheduled_stats(row, at)
+            for cid, row in self.scheduled.items()
+            if cid not in self.campaigns
+        }
+        campaigns.update(
+            {
+                str(cid): run.stats(at, lambda run=run: self._waiting_reason(run))
+                for cid, run in self.campaigns.items()
+            }
+        )
         return {
             "at": time.time(),
             "run_id": self.run_id,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "recovered_unknown": {str(k): v for k, v in self.recovered.items()},
-            "campaigns": {
-                str(cid): run.stats(at, lambda run=run: self._waiting_reason(run))
-                for cid, run in self.campaigns.items()
-            },
+            "campaigns": campaigns,
             "accounts": {str(aid): acc.stats(at) for aid, acc in self.accounts.items()},
         }
 
@@ -750,8 +859,9 @@ class Engine:
             if now - last_schedule >= SCHEDULE_POLL_SECONDS:
                 last_schedule = now
                 self.reload_accounts()
-                if self.start_due():
-                    self.refresh_snapshot()
+                self.reload_campaigns()
+                self.start_due()
+                self.refresh_scheduled()
             applied = 0
             if now - last_poll >= COMMAND_POLL_SECONDS:
                 last_poll = now
@@ -814,6 +924,40 @@ def launch_campaign(store: Store, campaign_id: int, user: str, at: float) -> dic
         user, "campaign_launch", f"campaign:{row['name']}", json.dumps(counts, sort_keys=True)
     )
     return counts
+
+
+# Operator campaign state changes: target state -> states it may come from.
+TRANSITIONS = {
+    "paused": ("running",),
+    "running": ("paused",),
+    "cancelled": ("running", "paused", "scheduled"),
+}
+VERBS = {"paused": "paused", "running": "resumed", "cancelled": "cancelled"}
+
+
+def check_transition(store: Store, campaign_id: int, state: str) -> dict[str, Any]:
+    """The campaign row, or a one-line StoreError when it cannot go to ``state``."""
+    row = store.campaigns.get(campaign_id)
+    if row is None:
+        raise StoreError(f"no campaign with id {campaign_id}")
+    allowed = TRANSITIONS[state]
+    if row["state"] not in allowed:
+        raise StoreError(
+            f"campaign {row['name']!r} is {row['state']}; only a {' or '.join(allowed)}"
+            f" campaign can be {VERBS[state]}"
+        )
+    return row
+
+
+def set_campaign_state(store: Store, campaign_id: int, state: str, user: str, at: float) -> int:
+    """Pause, resume or cancel with no engine running (a running engine follows the row).
+
+    Returns how many deliveries a cancel withdrew (0 otherwise).
+    """
+    check_transition(store, campaign_id, state)
+    store.campaigns.set_state(campaign_id, state)
+    store.audit.record(user, f"campaign_{state}", f"campaign:{campaign_id}")
+    return store.ledger.cancel_pending(campaign_id, at) if state == "cancelled" else 0
 
 
 def retry_deliveries(

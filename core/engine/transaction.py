@@ -122,6 +122,11 @@ class PlainSession:
         self.smtp.close()
 
 
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class PipelinedSession(asyncio.Protocol):
     """The session's transport after aiosmtplib's handshake, with pipelined transactions."""
 
@@ -204,15 +209,19 @@ class PipelinedSession(asyncio.Protocol):
         if not self._replies:
             if self._lost is not None:
                 raise self._lost
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            # A timer on the future itself: lighter than asyncio.wait_for, 4x per message.
+            timer = loop.call_later(timeout, _expire, waiter)
             try:
-                await asyncio.wait_for(self._waiter, timeout)
+                await waiter
             except TimeoutError:
                 self.close()  # a late reply must never be paired with the next command
                 raise aiosmtplib.SMTPReadTimeoutError(
                     "Timed out waiting for server response"
                 ) from None
             finally:
+                timer.cancel()
                 self._waiter = None
             if not self._replies:
                 raise self._lost or aiosmtplib.SMTPServerDisconnected("Connection lost")

@@ -106,7 +106,11 @@ class Campaigns:
         )
 
     def set_accounts(self, campaign_id: int, weights: dict[int, int]) -> None:
+        """Replace the pool; stamps the campaign so a running engine picks the change up."""
         with self.db.transaction():
+            self.db.execute(
+                "UPDATE campaigns SET updated_at = ? WHERE id = ?", (now(), campaign_id)
+            )
             self.db.execute("DELETE FROM campaign_accounts WHERE campaign_id = ?", (campaign_id,))
             self.db.executemany(
                 "INSERT INTO campaign_accounts (campaign_id, account_id, weight) VALUES (?, ?, ?)",

@@ -113,9 +113,9 @@ class EngineState:
         return [r["id"] for r in self.db.all("SELECT id FROM campaigns WHERE state = 'running'")]
 
     def scheduled_campaigns(self) -> list[dict[str, Any]]:
-        """Scheduled campaigns (id, scheduled_at), earliest first."""
+        """Scheduled campaigns (id, name, scheduled_at, updated_at), earliest first."""
         return self.db.all(
-            "SELECT id, scheduled_at FROM campaigns WHERE state = 'scheduled'"
+            "SELECT id, name, scheduled_at, updated_at FROM campaigns WHERE state = 'scheduled'"
             " ORDER BY scheduled_at, id"
         )
 
@@ -127,6 +127,20 @@ class EngineState:
 
     def accounts_last_update(self) -> float:
         return self.db.scalar("SELECT coalesce(max(updated_at), 0) FROM accounts")
+
+    def campaigns_updated_since(self, since: float) -> list[dict[str, Any]]:
+        """(id, state, rate, updated_at) of campaigns edited after ``since``, oldest first.
+
+        Editing a campaign's account pool stamps the campaign too (Campaigns.set_accounts).
+        """
+        return self.db.all(
+            "SELECT id, state, rate, updated_at FROM campaigns WHERE updated_at > ?"
+            " ORDER BY updated_at",
+            (since,),
+        )
+
+    def campaigns_last_update(self) -> float:
+        return self.db.scalar("SELECT coalesce(max(updated_at), 0) FROM campaigns")
 
     # -- stats snapshot ---------------------------------------------------------------
 

@@ -80,6 +80,20 @@ class Ledger:
             )
         return self.counts(campaign_id)
 
+    def audience_size(self, campaign_id: int) -> int:
+        """How many rows a launch would queue now (valid, not suppressed members)."""
+        campaign = self.db.one(
+            "SELECT list_id, segment_id FROM campaigns WHERE id = ?", (campaign_id,)
+        )
+        if campaign is None:
+            raise StoreError(f"no campaign with id {campaign_id}")
+        source, clauses, params = self._audience(campaign)
+        return self.db.scalar(
+            f"SELECT count(*) FROM {source} WHERE {' AND '.join(clauses)} AND s.valid = 1"  # noqa: S608
+            " AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email = s.email)",
+            tuple(params),
+        )
+
     def _audience(self, campaign: dict[str, Any]) -> tuple[str, list[str], list[Any]]:
         """FROM and WHERE over subscribers ``s`` for the campaign's list or segment."""
         list_id, clauses, params = campaign["list_id"], ["1"], []
@@ -124,7 +138,7 @@ class Ledger:
         walks the (campaign_id, state, next_attempt_at) index.
         """
         select = """
-            SELECT d.id, d.subscriber_id, d.email, d.domain, d.attempts, d.state,
+            SELECT d.id, d.subscriber_id, d.email, d.domain, d.attempts, d.state, d.reason,
                    s.fields, x.reason AS suppressed
             FROM deliveries d
             JOIN subscribers s ON s.id = d.subscriber_id
@@ -170,6 +184,16 @@ class Ledger:
                 [(at, delivery_id, run_id) for delivery_id in delivery_ids],
             )
         return cursor.rowcount
+
+    def postpone(self, items: Iterable[tuple[int, float, str]], run_id: str, at: float) -> None:
+        """Claimed rows whose DATA never started go back to the queue, each due at its
+        time: (delivery id, due, reason). No attempt counts (a provider cap, not a failure)."""
+        with self.db.transaction():
+            self.db.executemany(
+                "UPDATE deliveries SET state = 'queued', next_attempt_at = ?, reason = ?,"
+                " updated_at = ? WHERE id = ? AND state = 'sending' AND run_id = ?",
+                [(due, reason, at, delivery_id, run_id) for delivery_id, due, reason in items],
+            )
 
     # -- outcomes -------------------------------------------------------------
 

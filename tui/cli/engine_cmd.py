@@ -1,4 +1,5 @@
-"""`postroom run` (the headless engine) and `postroom campaigns launch/status/resolve`."""
+"""`postroom run` (the headless engine) and `postroom campaigns launch/status/resolve`,
+`pause/resume/cancel/retry` (through a running engine when there is one)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import time
 
 from core.engine import Engine, RemoteControl, running_engine
 from core.engine.control import new_event_loop
-from core.engine.engine import resolve_unknown
+from core.engine.engine import resolve_unknown, retry_deliveries, set_campaign_state
 from core.engine.launch import commit_launch, parse_start, prepare_launch
-from core.store import DELIVERY_STATES
+from core.store import DELIVERY_STATES, Store
+from core.store.ledger import RETRYABLE
 from tui.cli import common
 from tui.cli.common import CliError
 
@@ -75,6 +77,31 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     resolve.add_argument("--unknown", required=True, choices=("resend", "mark-sent"))
     resolve.set_defaults(handler=resolve_cmd)
 
+    for verb, text in (
+        ("pause", "stop starting new messages of a running campaign (in-flight ones finish)"),
+        ("resume", "send a paused campaign again"),
+        ("cancel", "withdraw every delivery not yet sent (asks first unless --yes)"),
+    ):
+        action = group.add_parser(verb, parents=[parent], help=text, description=text)
+        action.add_argument("name")
+        if verb == "cancel":
+            action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        action.set_defaults(handler=campaign_state_cmd, verb=verb)
+
+    retry = group.add_parser(
+        "retry",
+        parents=[parent],
+        help="queue failed, deferred or unknown deliveries again, due now",
+    )
+    retry.add_argument("name")
+    retry.add_argument(
+        "--states",
+        default=",".join(RETRYABLE),
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(RETRYABLE)} (default: all three)",
+    )
+    retry.set_defaults(handler=retry_cmd)
+
 
 def run_engine(args: argparse.Namespace) -> int:
     common.require_writable(args, "send mail")
@@ -113,9 +140,9 @@ def _counts_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{state} {counts[state]:,}" for state in DELIVERY_STATES if counts.get(state))
 
 
-def _confirm(question: str) -> bool:
+def _confirm(question: str, what: str = "sending mail") -> bool:
     if not sys.stdin.isatty():
-        raise CliError("sending mail needs confirmation: pass --yes")
+        raise CliError(f"{what} needs confirmation: pass --yes")
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
@@ -196,4 +223,64 @@ def resolve_cmd(args: argparse.Namespace) -> int:
         store.close()
     done = "queued to send again" if action == "resend" else "marked sent"
     print(f"{args.name}: {n:,} unknown deliveries {done}")
+    return 0
+
+
+def _through_engine(store: Store, command: str, **kwargs: object) -> tuple[bool, object]:
+    """(True, result) of ``command`` applied by the running engine; (False, None) if none runs."""
+    if running_engine(store.path) is None:
+        return False, None
+    remote = RemoteControl(store.path)
+    try:
+        return True, getattr(remote, command)(user=common.current_user(), **kwargs)
+    finally:
+        remote.close()
+
+
+STATE_OF_VERB = {"pause": "paused", "resume": "running", "cancel": "cancelled"}
+PENDING = ("queued", "deferred")
+
+
+def campaign_state_cmd(args: argparse.Namespace) -> int:
+    common.require_writable(args, f"{args.verb} a campaign")
+    state = STATE_OF_VERB[args.verb]
+    store = common.open_store(args)
+    try:
+        campaign = store.campaigns.require(args.name)
+        if args.verb == "cancel" and not args.yes:
+            left = sum(n for s, n in store.ledger.counts(campaign["id"]).items() if s in PENDING)
+            question = f"cancel {args.name!r} and withdraw its {left:,} unsent deliveries?"
+            if not _confirm(question, "cancelling a campaign"):
+                print("not cancelled")
+                return 1
+        applied, result = _through_engine(
+            store, f"{args.verb}_campaign", campaign_id=campaign["id"]
+        )
+        if not applied:
+            result = set_campaign_state(
+                store, campaign["id"], state, common.current_user(), time.time()
+            )
+    finally:
+        store.close()
+    done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[args.verb]
+    extra = f"; {result:,} deliveries withdrawn" if args.verb == "cancel" and result else ""
+    print(f"campaign {args.name}: {done}{extra}")
+    return 0
+
+
+def retry_cmd(args: argparse.Namespace) -> int:
+    common.require_writable(args, "retry deliveries")
+    states = tuple(s.strip() for s in args.states.split(",") if s.strip())
+    bad = sorted(set(states) - set(RETRYABLE))
+    if bad or not states:
+        raise CliError(f"--states takes {', '.join(RETRYABLE)}; not {', '.join(bad) or 'nothing'}")
+    store = common.open_store(args)
+    try:
+        campaign = store.campaigns.require(args.name)
+        applied, n = _through_engine(store, "retry", campaign_id=campaign["id"], states=states)
+        if not applied:
+            n = retry_deliveries(store, campaign["id"], states, common.current_user(), time.time())
+    finally:
+        store.close()
+    print(f"campaign {args.name}: {n:,} deliveries queued again ({', '.join(states)})")
     return 0
