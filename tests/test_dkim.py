@@ -6,7 +6,6 @@ import os
 import stat
 
 import dkim
-import dns.resolver
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -21,6 +20,7 @@ from core.dkim import (
     signer_for,
 )
 from tests.support.dns_server import DnsServer
+from tests.support.domains import loopback_dnsfunc
 
 MESSAGE = (
     b"From: News <news@example.com>\r\n"
@@ -47,23 +47,6 @@ MESSAGE = (
 def dns_server():
     with DnsServer() as server:
         yield server
-
-
-def loopback_dnsfunc(server: DnsServer):
-    """dkimpy's key lookup, answered by the loopback DNS server."""
-
-    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [server.address]
-        resolver.port = server.port
-        resolver.lifetime = 2
-        try:
-            answer = resolver.resolve(name.decode().rstrip("."), "TXT")
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return None
-        return b"".join(answer[0].strings)
-
-    return dnsfunc
 
 
 def signature_tags(header: bytes) -> dict[bytes, bytes]:

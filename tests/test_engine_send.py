@@ -69,3 +69,30 @@ async def test_the_real_content_path_renders_and_the_ledger_keeps_each_message_i
         body = message.get_payload(decode=True).decode()  # text only: not multipart
         assert f"Hi {received.rcpt}" in body
     assert sorted(r.rcpt for r in server.received) == sorted(recipients)
+
+
+async def test_signed_campaigns_arrive_with_a_dkim_signature_that_verifies(db_path):
+    import dkim
+
+    from core.dkim import generate_key
+    from tests.support.dns_server import DnsServer
+    from tests.support.domains import loopback_dnsfunc
+
+    recipients = addresses(12)
+    with ScriptedSMTPServer() as server, DnsServer() as dns_server:
+        store = Store(db_path)
+        account = add_account(store, "relay", server.port, max_connections=3)
+        campaign = make_campaign(store, recipients, {account: 1}, text_body="Hi {{ email }}")
+        key = generate_key(store, "example.org", "s1")  # the campaign's From domain
+        dns_server.txt(*key.public_dns_record())
+        store.close()
+        engine = Engine(db_path, engine_config())  # core.content; signing on worker threads
+        await engine.start()
+        engine.launch(campaign, user="ana")
+        await asyncio.wait_for(engine.run(campaign), 20)
+        verify = loopback_dnsfunc(dns_server)
+        assert sorted(r.rcpt for r in server.received) == sorted(recipients)
+        for received in server.received:
+            assert received.data.startswith(b"DKIM-Signature: ")
+            assert dkim.verify(received.data, dnsfunc=verify), received.rcpt
+    assert set(ledger_states(db_path, campaign).values()) == {"sent"}

@@ -159,8 +159,12 @@ class CompiledCampaign:
                 self._view_date = _view_date(now)
         return self._date, self._view_date
 
-    def render(self, recipient: dict[str, Any]) -> RenderedMessage:
-        """The message for one recipient; ``RenderError`` when it cannot be made."""
+    def render(self, recipient: dict[str, Any], *, sign: bool = True) -> RenderedMessage:
+        """The message for one recipient; ``RenderError`` when it cannot be made.
+
+        ``sign=False`` leaves the DKIM signature to the caller (the engine signs
+        on a worker thread: see ``self.signer``).
+        """
         email = recipient["email"]
         fields = recipient.get("fields") or {}
         if isinstance(fields, str):
@@ -193,7 +197,7 @@ class CompiledCampaign:
         if html is not None:
             parts += (_qp(html), self.segments[2])
         data = b"".join(parts)
-        if self.signer is not None:
+        if sign and self.signer is not None:
             data = self.signer.sign(data) + data
         return RenderedMessage(data=data, message_id=message_id)
 

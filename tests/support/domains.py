@@ -3,6 +3,8 @@ point that DNS-check tests then break one record at a time."""
 
 from __future__ import annotations
 
+import dns.resolver
+
 from core.dkim import DkimKey, generate_key
 from core.store import Store
 from tests.support.dns_server import DnsServer
@@ -26,3 +28,20 @@ def publish_good_domain(dns: DnsServer, store: Store, domain: str = "good.exampl
     dns.mx(domain, 10, f"mx.{domain}")
     dns.a(f"mx.{domain}", "192.0.2.25")
     return key
+
+
+def loopback_dnsfunc(server: DnsServer):
+    """dkimpy's key lookup, answered by the loopback DNS server."""
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [server.address]
+        resolver.port = server.port
+        resolver.lifetime = 2
+        try:
+            answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        return b"".join(answer[0].strings)
+
+    return dnsfunc
