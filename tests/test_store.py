@@ -60,7 +60,7 @@ def test_failed_migration_leaves_the_database_untouched(db_path, monkeypatch):
         "core.store.db.MIGRATIONS", [*MIGRATIONS, "CREATE TABLE t (x); SELECT * FROM nope;"]
     )
     monkeypatch.setattr("core.store.db.SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    with pytest.raises(StoreError, match="migration 2 failed"):
+    with pytest.raises(StoreError, match=f"migration {SCHEMA_VERSION + 1} failed"):
         Store(db_path)
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -25,6 +25,8 @@ DELIVERY_STATES = (
     "skipped",
 )
 
+Key = tuple[float, int]  # (updated_at, id): a delivery's place in the log
+
 
 class Deliveries:
     def __init__(self, db: Database) -> None:
@@ -66,60 +68,108 @@ class Deliveries:
             (delivery_id,),
         )
 
-    # -- the delivery log: filtered, keyset-paged, newest first ---------------
+    # -- the delivery log: filtered, most recent activity first ---------------
+    #
+    # The log is ordered by the key (updated_at, id), newest first, so rows
+    # the engine just touched come first. Keyset pages split "same time,
+    # smaller id" from "earlier time" (a UNION ALL of two index ranges):
+    # SQLite would only range-scan updated_at for a row-value comparison,
+    # which walks every tied row, and a launch stamps a whole campaign with
+    # one time.
 
-    def newest_id(self) -> int | None:
-        return self.db.scalar("SELECT max(id) FROM deliveries")
+    def head(self) -> Key | None:
+        """The key of the most recently active delivery (None for an empty ledger)."""
+        row = self.db.execute(
+            "SELECT updated_at, id FROM deliveries ORDER BY updated_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row is not None else None
 
-    def log_count(self, log: LogFilter) -> int:
-        where, params = log.where()
-        return self.db.scalar(f"SELECT count(*) FROM deliveries d WHERE {where}", params)  # noqa: S608 - fixed fragments, bound values
+    def log_open(self, log: LogFilter) -> tuple[LogFilter, int]:
+        """``log`` pinned to the current head, and how many rows it shows.
+
+        One statement reads both, so they agree even while the engine writes;
+        the count needs no pin then (no row is newer than the head), which
+        lets SQLite count over an index alone.
+        """
+        where, params = log.where(pin=False)
+        total, at, newest = self.db.execute(
+            f"SELECT (SELECT count(*) FROM deliveries d WHERE {where}),"  # noqa: S608 - fixed fragments
+            " (SELECT updated_at FROM deliveries ORDER BY updated_at DESC, id DESC LIMIT 1),"
+            " (SELECT id FROM deliveries ORDER BY updated_at DESC, id DESC LIMIT 1)",
+            params,
+        ).fetchone()
+        return log.pinned(None if newest is None else (at, newest)), total
 
     def log_page(
         self,
         log: LogFilter,
         *,
-        before_id: int | None = None,
-        after_id: int | None = None,
+        before: Key | None = None,
+        after: Key | None = None,
         offset: int = 0,
         from_oldest: bool = False,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """One page of the filtered log, always returned newest first.
+        """One page of the filtered log, always returned most recent first.
 
-        ``before_id`` pages down from a known row and ``after_id`` up from one
+        ``before`` pages down from a known row's key and ``after`` up from one
         (keyset, cheap at any depth); ``offset`` counts from the newest row, or
         from the oldest with ``from_oldest``, for a jump to an unvisited page.
         """
-        where, params = log.where()
-        ascending = after_id is not None or from_oldest
-        if before_id is not None:
-            where += " AND d.id < ?"
-            params.append(before_id)
-        if after_id is not None:
-            where += " AND d.id > ?"
-            params.append(after_id)
+        ascending = after is not None or from_oldest
         order = "ASC" if ascending else "DESC"
+        key = before if before is not None else after
+        if key is None:
+            where, params = log.where()
+            ids = f"SELECT d.id FROM deliveries d WHERE {where} {_order(order)} LIMIT ? OFFSET ?"  # noqa: S608
+            params += [limit, offset]
+        else:
+            ids, params = self._keyset(log, key, ascending, limit)
         rows = self.db.all(
             f"SELECT {_LOG_COLUMNS} FROM deliveries d"  # noqa: S608 - fixed fragments
             " JOIN campaigns c ON c.id = d.campaign_id"
             " LEFT JOIN accounts a ON a.id = d.account_id"
-            f" WHERE {where} ORDER BY d.id {order} LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            f" WHERE d.id IN ({ids}) {_order(order)} LIMIT ?",
+            (*params, limit),
         )
         if ascending:
             rows.reverse()
         return rows
 
+    @staticmethod
+    def _keyset(log: LogFilter, key: Key, ascending: bool, limit: int) -> tuple[str, list[Any]]:
+        """Ids of the ``limit`` rows after ``key`` in log order (before it if ascending).
+
+        Below a known row the pin is implied; above one it bounds the range,
+        added per branch so SQLite still picks the filter's index for each.
+        """
+        where, params = log.where(pin=False)
+        op, order = (">", "ASC") if ascending else ("<", "DESC")
+        same, same_params = f"d.updated_at = ? AND d.id {op} ?", [key[0], key[1]]
+        earlier, earlier_params = f"d.updated_at {op} ?", [key[0]]
+        if ascending and log.until is not None:
+            if key[0] == log.until[0]:
+                same += " AND d.id <= ?"
+                same_params.append(log.until[1])
+            earlier += " AND (d.updated_at, d.id) <= (?, ?)"
+            earlier_params.extend(log.until)
+        ids = (
+            f"SELECT * FROM (SELECT d.id FROM deliveries d WHERE {where} AND {same}"  # noqa: S608
+            f" ORDER BY d.id {order} LIMIT ?)"
+            f" UNION ALL SELECT * FROM (SELECT d.id FROM deliveries d WHERE {where} AND {earlier}"
+            f" {_order(order)} LIMIT ?)"
+        )
+        return ids, [*params, *same_params, limit, *params, *earlier_params, limit]
+
     def log_rows(self, log: LogFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        """Every row of the filtered log, newest first, read in keyset batches."""
-        before: int | None = None
+        """Every row of the filtered log, in the log's order, read in keyset batches."""
+        before: Key | None = None
         while True:
-            rows = self.log_page(log, before_id=before, limit=batch)
+            rows = self.log_page(log, before=before, limit=batch)
             yield from rows
             if len(rows) < batch:
                 return
-            before = rows[-1]["id"]
+            before = (rows[-1]["updated_at"], rows[-1]["id"])
 
     def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
         return self.db.all(
@@ -128,6 +178,10 @@ class Deliveries:
             " WHERE t.delivery_id = ? ORDER BY t.id",
             (delivery_id,),
         )
+
+
+def _order(direction: str) -> str:
+    return f"ORDER BY d.updated_at {direction}, d.id {direction}"
 
 
 _LOG_COLUMNS = (
@@ -141,8 +195,10 @@ _LOG_COLUMNS = (
 class LogFilter:
     """What the delivery log shows. Every field narrows it; the default shows all.
 
-    ``max_id`` pins the view to the rows that existed when it opened, so
-    counts and page positions stay put while the engine keeps writing.
+    ``until`` pins the view to the rows as they were when it opened (their
+    key at most this one), so counts and positions stay put while the
+    engine keeps writing; a row the engine touches since leaves the view
+    until the next refresh puts it on top.
     """
 
     campaign_id: int | None = None
@@ -152,26 +208,18 @@ class LogFilter:
     code_min: int | None = None  # reply code range, inclusive (550-550, 500-599)
     code_max: int | None = None
     text: str = ""
-    max_id: int | None = None
-    min_id: int | None = None  # exclusive: only rows newer than this one
+    until: Key | None = None
 
-    def pinned(self, max_id: int | None) -> LogFilter:
-        return replace(self, max_id=max_id, min_id=None)
+    def pinned(self, until: Key | None) -> LogFilter:
+        return replace(self, until=until)
 
-    def newer(self, than_id: int | None, up_to: int | None) -> LogFilter:
-        """The rows that arrived after ``than_id``, up to ``up_to``."""
-        return replace(self, min_id=than_id, max_id=up_to)
-
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, *, pin: bool = True) -> tuple[str, list[Any]]:
         """A WHERE clause from fixed fragments, and its bound parameters."""
         clauses = ["1"]
         params: list[Any] = []
-        if self.max_id is not None:
-            clauses.append("d.id <= ?")
-            params.append(self.max_id)
-        if self.min_id is not None:
-            clauses.append("d.id > ?")
-            params.append(self.min_id)
+        if pin and self.until is not None:
+            clauses.append("(d.updated_at, d.id) <= (?, ?)")
+            params.extend(self.until)
         if self.campaign_id is not None:
             clauses.append("d.campaign_id = ?")
             params.append(self.campaign_id)

@@ -22,7 +22,9 @@ def build_ledger(path: Path, rows: int, *, campaigns: int = 4) -> Store:
     """A database with ``rows`` deliveries over ``campaigns`` campaigns and 3 accounts.
 
     Subscribers are not materialised (foreign keys off while filling): the
-    log reads only the ledger, its campaigns and accounts.
+    log reads only the ledger, its campaigns and accounts. As after a real
+    launch every row is created at T0; row ``n`` got its outcome at
+    T0 + n/2, except queued and suppressed rows, never touched since.
     """
     store = Store(path)
     accounts = [
@@ -39,6 +41,7 @@ def build_ledger(path: Path, rows: int, *, campaigns: int = 4) -> Store:
             state = STATES[n % len(STATES)]
             domain = DOMAINS[n % len(DOMAINS)]
             code, enhanced, reply = REPLIES.get(state, (None, None, None))
+            untouched = state in ("queued", "suppressed")
             yield (
                 campaign_ids[n * campaigns // rows],
                 n,
@@ -46,13 +49,13 @@ def build_ledger(path: Path, rows: int, *, campaigns: int = 4) -> Store:
                 domain,
                 state,
                 "suppressed: unsubscribed" if state == "suppressed" else "",
-                0 if state in ("queued", "suppressed") else 1,
+                0 if untouched else 1,
                 None if code is None else accounts[n % 3],
                 code,
                 enhanced,
                 reply.format(n=n) if reply else None,
-                T0 + n * 0.5,
-                T0 + n * 0.5,
+                T0,
+                T0 if untouched else T0 + n * 0.5,
             )
 
     with db.transaction():

@@ -1,4 +1,8 @@
-"""`:logs` — the delivery log, newest first, over any number of rows.
+"""`:logs` — the delivery log, most recent activity first, over any number of rows.
+
+`f` follows: each refresh tick re-reads the head, so a delivery the engine
+just touched comes to the top. Moving the cursor stops following, so the
+row under it stays put (the view is pinned between refreshes).
 
 Filter with `/` or `:logs ARGS`: words are delivery states (`bounced`),
 `campaign:NAME`, `account:NAME`, `domain:example.com` (or `@example.com`),
@@ -249,10 +253,14 @@ class LogsScreen(BaseScreen):
 
     def _follow_tick(self) -> None:
         # Only a visible, following log reads the database.
-        if self.following and self.app.screen is self:
-            view = self.log_view
-            view.take_new_rows()
-            view.cursor = 0
+        if self.following and self.app.screen is self and self.log_view.take_new_rows():
+            self.log_view.cursor = 0
+            self._show_bar()
+
+    @on(LogView.Moved)
+    def _moved(self) -> None:
+        if self.following and self.log_view.cursor != 0:
+            self.following = False  # the operator is reading: hold the rows still
             self._show_bar()
 
     # -- actions ----------------------------------------------------------------
@@ -278,6 +286,7 @@ class LogsScreen(BaseScreen):
     def action_follow(self) -> None:
         self.following = not self.following
         if self.following:
+            self.log_view.cursor = 0
             self._follow_tick()
         self._show_bar()
 

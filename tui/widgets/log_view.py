@@ -1,5 +1,6 @@
 """The delivery log as a Line-API widget: rows are read from SQLite on demand.
 
+Rows come most recent activity first (updated_at, then id), like a tail.
 Nothing is loaded up front. The view knows the row count of its filter and
 fetches the pages it draws (keyset pagination from a neighbouring page when
 one is known, an OFFSET from the nearer end otherwise), keeping recent pages
@@ -25,7 +26,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.store.deliveries import Deliveries, LogFilter
+from core.store.deliveries import Deliveries, Key, LogFilter
 
 PAGE_SIZE = 100
 CACHED_PAGES = 32
@@ -67,6 +68,10 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def _key(row: dict[str, Any]) -> Key:
+    return (row["updated_at"], row["id"])
+
+
 @functools.lru_cache(maxsize=8)
 def layout(width: int) -> list[tuple[Column, int]]:
     """Column widths for a screen ``width``: fixed ones first, the rest shared."""
@@ -88,7 +93,7 @@ def layout(width: int) -> list[tuple[Column, int]]:
 
 
 class LogView(ScrollView, can_focus=True):
-    """Newest-first delivery rows of a ``LogFilter``, with a cursor."""
+    """Delivery rows of a ``LogFilter``, most recently active first, with a cursor."""
 
     DEFAULT_CSS = """
     LogView { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
@@ -109,6 +114,9 @@ class LogView(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
+    class Moved(Message):
+        """The operator moved the cursor (a key, not a refresh)."""
+
     class Selected(Message):
         def __init__(self, delivery_id: int) -> None:
             super().__init__()
@@ -120,32 +128,32 @@ class LogView(ScrollView, can_focus=True):
         self.filter = LogFilter()
         self.total = 0
         self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
-        self._bounds: dict[int, tuple[int, int]] = {}  # page -> (newest id, oldest id)
+        self._bounds: dict[int, tuple[Key, Key]] = {}  # page -> (first key, last key)
 
     # -- data ---------------------------------------------------------------
 
     def load(self, log: LogFilter) -> None:
-        """Show ``log``, pinned to the rows that exist now; cursor on the newest."""
-        self.filter = log.pinned(self.deliveries.newest_id())
-        self.total = self.deliveries.log_count(self.filter)
+        """Show ``log``, pinned to the rows as they are now; cursor on the newest."""
+        self.filter, self.total = self.deliveries.log_open(log)
         self._forget()
         self._resize()
         self.cursor = 0
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
-    def take_new_rows(self) -> int:
-        """Follow: add rows written since the view was pinned; re-read what shows."""
-        newest = self.deliveries.newest_id()
-        added = 0
-        if newest is not None and newest != self.filter.max_id:
-            added = self.deliveries.log_count(self.filter.newer(self.filter.max_id, newest))
-            self.filter = self.filter.pinned(newest)
-            self.total += added
-            self._resize()
-        self._forget()  # visible rows change state in place as the engine works
+    def take_new_rows(self) -> bool:
+        """Follow: re-pin to the head when anything happened since; True if so.
+
+        Every write to a delivery stamps updated_at, so an unchanged head
+        means nothing to redraw: an idle tick costs one indexed query.
+        """
+        if self.deliveries.head() == self.filter.until:
+            return False
+        self.filter, self.total = self.deliveries.log_open(self.filter)
+        self._forget()  # rows moved: every cached page is stale
+        self._resize()
         self.refresh()
-        return added
+        return True
 
     def row(self, index: int) -> dict[str, Any] | None:
         if not 0 <= index < self.total:
@@ -170,7 +178,7 @@ class LogView(ScrollView, can_focus=True):
         rows = self._fetch(page)
         self._pages[page] = rows
         if rows:
-            self._bounds[page] = (rows[0]["id"], rows[-1]["id"])
+            self._bounds[page] = (_key(rows[0]), _key(rows[-1]))
         while len(self._pages) > CACHED_PAGES:
             self._pages.popitem(last=False)
         return rows
@@ -178,9 +186,9 @@ class LogView(ScrollView, can_focus=True):
     def _fetch(self, page: int) -> list[dict[str, Any]]:
         fetch = self.deliveries.log_page
         if page - 1 in self._bounds:  # scrolling down: keyset from the page above
-            return fetch(self.filter, before_id=self._bounds[page - 1][1], limit=PAGE_SIZE)
+            return fetch(self.filter, before=self._bounds[page - 1][1], limit=PAGE_SIZE)
         if page + 1 in self._bounds:  # scrolling up: keyset from the page below
-            return fetch(self.filter, after_id=self._bounds[page + 1][0], limit=PAGE_SIZE)
+            return fetch(self.filter, after=self._bounds[page + 1][0], limit=PAGE_SIZE)
         start = page * PAGE_SIZE
         size = min(PAGE_SIZE, self.total - start)
         from_end = self.total - start - size
@@ -239,6 +247,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _move_to(self, index: int) -> None:
         self.cursor = max(0, min(index, self.total - 1))
+        self.post_message(self.Moved())
 
     def action_cursor(self, step: int) -> None:
         self._move_to(self.cursor + step)
