@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -324,6 +325,5 @@ def main(argv: list[str]) -> dict:
         "2-core machine shared with other engineers' work during the run; the sink runs in its"
         " own process on the same cores"
     )
-    for leftover in tmp.glob("*"):
-        os.unlink(leftover)
+    shutil.rmtree(tmp, ignore_errors=True)
     return result

@@ -312,19 +312,19 @@ class Ledger:
         if action == "resend":
             sql = (
                 "UPDATE deliveries SET state = 'queued', next_attempt_at = NULL,"
-                " reason = 'resent after unknown outcome', updated_at = ?"
-                " WHERE campaign_id = ? AND state = 'unknown'"
+                " reason = 'resent after unknown outcome', updated_at = :at"
+                " WHERE campaign_id = :campaign AND state = 'unknown'"
             )
         elif action == "mark_sent":
             sql = (
-                "UPDATE deliveries SET state = 'sent', sent_at = ?,"
+                "UPDATE deliveries SET state = 'sent', sent_at = :at, updated_at = :at,"
                 " reason = 'marked sent after unknown outcome'"
-                " WHERE campaign_id = ? AND state = 'unknown'"
+                " WHERE campaign_id = :campaign AND state = 'unknown'"
             )
         else:
             raise StoreError(f"unknown outcome action must be resend or mark_sent, not {action!r}")
         with self.db.transaction():
-            return self.db.execute(sql, (at, campaign_id)).rowcount
+            return self.db.execute(sql, {"at": at, "campaign": campaign_id}).rowcount
 
     def requeue(self, campaign_id: int, states: Sequence[str], at: float) -> int:
         """Operator retry: rows in ``states`` go back to the queue, due now."""
