@@ -95,8 +95,9 @@ async def test_each_reply_class_ends_in_its_ledger_state(db_path, clock, either_
         assert state["gone@example.com"] == "bounced"
         assert engine.store.suppressions.contains("gone@example.com")
         assert ledger["gone@example.com"]["last_enhanced"] == "5.1.1"
-        for soft in ("full", "later", "cut", "slow"):
+        for soft in ("full", "later", "slow"):
             assert state[f"{soft}@example.com"] == "deferred", soft
+        assert state["cut@example.com"] == "unknown"  # the body went out: maybe accepted
         assert state["spam@example.com"] == "failed"
         assert not engine.store.suppressions.contains("spam@example.com")
         assert "check SPF, DKIM, DMARC" in engine.stats()["campaigns"][str(campaign)]["alert"]
@@ -401,3 +402,25 @@ async def test_a_live_rate_change_applies_without_a_restart_and_is_logged(db_pat
         assert engine.store.accounts.get(account)["rate"] == 2000.0
     finally:
         await engine.stop()
+
+
+@pytest.mark.parametrize("fate", ["late_250", "dropped"])
+async def test_a_lost_reply_after_the_message_went_out_is_unknown_not_resent(
+    db_path, clock, either_server, fate
+):
+    """RFC 1047: once the final dot is sent, a lost reply may hide an accepted message."""
+    server = either_server
+    action = stall(1.0, at="data") if fate == "late_250" else drop_mid_data()
+    server.script("lost@example.com", [action])  # accepted on any later attempt
+    engine, campaign, _ = await started(db_path, clock, server, ["lost@example.com", "ok@x.com"])
+    try:
+        await until(lambda: engine.campaigns[campaign].state == "completed")
+        row = rows(engine, campaign)["lost@example.com"]
+        assert row["state"] == "unknown"
+        assert "may have" in row["reason"]
+        assert server.rcpt_attempts["lost@example.com"] == 1
+        assert server.received_by("lost@example.com") == (1 if fate == "late_250" else 0)
+        assert rows(engine, campaign)["ok@x.com"]["state"] == "sent"
+    finally:
+        await engine.stop()
+

@@ -37,6 +37,7 @@ from core.engine.replies import Kind, Verdict, classify, classify_network_error
 from core.engine.transaction import (
     EnvelopeError,
     Session,
+    UnconfirmedDelivery,
     data_payload,
     envelope_address,
     session_for,
@@ -502,6 +503,8 @@ class Engine:
         try:
             reply = await smtp.transact(mail_from, rcpt_to, payload, self._timeout)
             verdict = classify(250, reply)
+        except UnconfirmedDelivery as exc:
+            verdict = Verdict(Kind.UNKNOWN, None, None, str(exc))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             verdict = classify(refused.code, refused.message)
@@ -562,6 +565,12 @@ class Engine:
             )
         elif kind is Kind.DEFERRED:
             outcome = self._deferred(row, verdict, fields, at)
+        elif kind is Kind.UNKNOWN:
+            # Never resent on our own: as after a crash, the operator decides
+            # (resolve_unknown: resend or mark sent).
+            outcome = Outcome(
+                state="unknown", attempt_outcome="unknown", reason=verdict.text, **fields
+            )
         else:
             # Not the message's fault: requeue without counting an attempt.
             wait = None

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     FAILED = "failed"  # permanent for this message, address kept
     ACCOUNT_FAULT = "account_fault"  # auth/TLS: pause the account, requeue the message
     ACCOUNT_QUOTA = "account_quota"  # the relay's own daily quota: pause the account, requeue
+    UNKNOWN = "unknown"  # sent, reply lost: may have been accepted; the operator decides
 
 
 @dataclass(frozen=True)

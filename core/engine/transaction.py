@@ -37,6 +37,14 @@ class EnvelopeError(ValueError):
     """An address that cannot go on an SMTP command line as it is."""
 
 
+class UnconfirmedDelivery(Exception):  # noqa: N818 - a fact about the message, not a bug
+    """The message went out but its reply was lost (close, reset or timeout).
+
+    The relay may have queued it (RFC 1047): resending on its own could
+    deliver it twice, so the outcome is unknown until the operator decides.
+    """
+
+
 def envelope_address(address: str) -> bytes:
     """``<address>`` as bytes for MAIL FROM / RCPT TO; EnvelopeError when unsafe."""
     try:
@@ -66,7 +74,8 @@ async def transact(
     """Send one message to one recipient; returns the final reply text.
 
     Raises SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError (after an
-    RSET), or SMTPServerDisconnected / SMTPTimeoutError (session closed).
+    RSET), SMTPServerDisconnected / SMTPTimeoutError (session closed before the
+    message went out) or UnconfirmedDelivery (closed after it went out).
     """
     options = (b"SIZE=%d" % len(payload),) if smtp.supports_extension("size") else ()
     reply = await smtp.execute_command(b"MAIL", b"FROM:" + mail_from, *options, timeout=timeout)
@@ -89,12 +98,19 @@ async def transact(
         # No await between the write and read_response: the reply cannot be missed.
         protocol.write(payload)
         reply = await protocol.read_response(timeout=timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
         smtp.close()  # a late reply must never be paired with the next command
-        raise
+        raise _unconfirmed(exc) from exc
     if reply.code != 250:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
     return reply.message
+
+
+def _unconfirmed(exc: BaseException) -> UnconfirmedDelivery:
+    return UnconfirmedDelivery(
+        f"no reply after the message was sent ({type(exc).__name__}: {exc});"
+        " the relay may have accepted it"
+    )
 
 
 async def _reset(smtp: aiosmtplib.SMTP, timeout: float) -> None:
@@ -253,7 +269,11 @@ class PipelinedSession(asyncio.Protocol):
                     await self._reply(timeout)
             raise failure
         self._write(payload)
-        reply = await self._reply(timeout)
+        try:
+            reply = await self._reply(timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            self.close()
+            raise _unconfirmed(exc) from exc
         if reply.code != 250:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
         return reply.message

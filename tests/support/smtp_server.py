@@ -22,6 +22,8 @@ Actions (what the server does for a recipient):
 * ``throttle_454()``         SES-style "454 Throttling failure" at RCPT.
 * ``drop_mid_data()``        the body arrives, then the connection is cut with no reply.
 * ``stall(seconds)``         wait that long before replying at RCPT (past a client timeout).
+* ``stall(seconds, at="data")`` the message is recorded (accepted), then the 250 after
+                             the body comes that late (past a client timeout).
 
 A list of actions is used one per attempt for that recipient; after the list
 runs out the recipient is accepted. ``auth_fail=True`` answers every AUTH with
@@ -78,8 +80,8 @@ def drop_mid_data() -> Action:
     return Action("drop", at="data")
 
 
-def stall(seconds: float) -> Action:
-    return Action("stall", seconds=seconds)
+def stall(seconds: float, at: str = "rcpt") -> Action:
+    return Action("stall", at=at, seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class _Handler:
         self, smtp: object, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
         action = self.server._next_action(address)
-        if action.kind == "stall":
+        if action.kind == "stall" and action.at == "rcpt":
             await asyncio.sleep(action.seconds)
             return "451 4.4.2 Stalled"
         if action.kind == "close":
@@ -213,6 +215,8 @@ class _Handler:
                 outcome = action.text
                 continue
             self.server._record(envelope.mail_from or "", address, bytes(data))
+            if action.kind == "stall":  # queued, but the client hears so too late
+                await asyncio.sleep(action.seconds)
         return outcome
 
 
