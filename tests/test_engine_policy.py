@@ -424,3 +424,15 @@ async def test_a_lost_reply_after_the_message_went_out_is_unknown_not_resent(
     finally:
         await engine.stop()
 
+
+async def test_a_reply_arriving_after_cancel_does_not_leave_a_row_waiting(db_path, clock, server):
+    server.script("slow@example.com", stall(0.3))  # then 451 4.4.2: a deferral
+    engine, campaign, _ = await started(db_path, clock, server, ["slow@example.com"])
+    try:
+        await until(lambda: engine.campaigns[campaign].in_flight == 1)
+        engine.cancel_campaign(campaign, user="ana")
+        await until(lambda: engine.campaigns[campaign].in_flight == 0)
+        assert rows(engine, campaign)["slow@example.com"]["state"] == "cancelled"
+        assert engine.store.ledger.pending(campaign) == 0
+    finally:
+        await engine.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -336,6 +337,7 @@ class Engine:
             return
         run.state = state  # checked right before every MAIL FROM
         if state == "cancelled":
+            self.writer.flush()  # a buffered deferral must not land after the cancel
             self.store.ledger.cancel_pending(run.id, self.clock())
             run.release_all()
             run.reload_counts()
@@ -593,6 +595,12 @@ class Engine:
                 reason=kind.value,
                 **fields,
             )
+        if run.state == "cancelled" and outcome.state in ("queued", "deferred"):
+            # Cancelled while in flight: cancel_pending has already run, so a row
+            # put back in the queue now would wait forever in a cancelled campaign.
+            outcome = dataclasses.replace(
+                outcome, state="cancelled", reason="campaign cancelled", next_attempt_at=None
+            )
         if verdict.alert:
             run.alert = verdict.alert  # sticks: the operator must fix something
         if kind is not Kind.SENT:
@@ -698,6 +706,7 @@ class Engine:
     def cancel_campaign(self, campaign_id: int, user: str | None = None) -> int:
         check_transition(self.store, campaign_id, "cancelled")
         self._set_campaign_state(campaign_id, "cancelled", user)
+        self.writer.flush()  # a buffered deferral must not land after the cancel
         cancelled = self.store.ledger.cancel_pending(campaign_id, self.clock())
         run = self._campaign(campaign_id)
         if run is not None:
