@@ -122,3 +122,20 @@ def test_remote_control_applies_commands_and_reads_stats(db_path, server):
     assert any(e["action"] == "set_rate" and e["user"] == "bob" for e in log)
     store.close()
     assert set(ledger_states(db_path, campaign).values()) == {"sent"}
+
+
+def test_a_malformed_command_is_refused_and_later_commands_still_apply(db_path, server):
+    """A command row another console wrote wrong must not stop the engine's housekeeping."""
+    store = Store(db_path)
+    account = add_account(store, "relay", server.port)
+    store.close()
+    control = LocalControl(Engine(db_path, engine_config(), compile=simple_compile))
+    remote = RemoteControl(db_path)
+    try:
+        with pytest.raises(StoreError, match="pause_account: TypeError"):
+            remote._submit("pause_account", "bob", account=account)  # not account_id
+        remote.pause_account(account, user="bob")
+        assert remote.store.accounts.get(account)["state"] == "paused"
+    finally:
+        remote.close()
+        control.close()

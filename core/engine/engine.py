@@ -914,6 +914,12 @@ class Engine:
                 text = json.dumps({"ok": True, "result": result})
             except StoreError as exc:
                 text = json.dumps({"ok": False, "error": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - e.g. a console's wrong arguments
+                # Answered and marked applied: raising here would end housekeeping (no
+                # heartbeat, no stats) and the row would fail again at every start.
+                log.exception("engine command %s %r failed", command["command"], command["args"])
+                error = f"{command['command']}: {type(exc).__name__}: {exc}"
+                text = json.dumps({"ok": False, "error": error})
             state.mark_applied(command["id"], text, time.time())
             self.refresh_snapshot()
         return len(commands)
