@@ -74,3 +74,38 @@ async def test_retry_right_after_completion_sends_the_requeued_rows(db_path):
         await engine.stop()
     assert set(ledger_states(db_path, campaign).values()) == {"sent"}
     assert server.received_counts() == {a: 1 for a in addresses(10) + rejected}
+
+
+async def test_a_failing_housekeeping_turn_does_not_stop_heartbeat_or_commands(db_path):
+    from core.engine import RemoteControl
+
+    with ScriptedSMTPServer() as server:
+        store = Store(db_path)
+        account = add_account(store, "relay", server.port, rate=20.0)
+        campaign = make_campaign(store, addresses(200), {account: 1})
+        store.close()
+        engine = Engine(db_path, engine_config(), compile=simple_compile)
+        await engine.start()
+        engine.launch(campaign)
+        reload_campaigns = engine.reload_campaigns
+        failures = []
+
+        def flaky() -> None:  # e.g. "database is locked" once
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("database is locked")
+            reload_campaigns()
+
+        engine.reload_campaigns = flaky
+        await until(lambda: failures)
+        first_beat = Store(db_path).engine_state.holder()["heartbeat_at"]
+        # A command from an attached console is still applied after the failure.
+        remote = RemoteControl(db_path)
+        pause = asyncio.get_running_loop().run_in_executor(
+            None, lambda: remote.pause_campaign(campaign, user="ana")
+        )
+        await until(lambda: engine.campaigns[campaign].state == "paused")
+        await pause
+        await until(lambda: Store(db_path).engine_state.holder()["heartbeat_at"] > first_beat)
+        await engine.stop()
+    assert len(server.received) < 200

@@ -880,29 +880,34 @@ class Engine:
         last_beat = last_poll = last_write = last_schedule = 0.0
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
-            self.refresh_snapshot()
-            now = time.monotonic()
-            if now - last_beat >= HEARTBEAT_SECONDS:
-                last_beat = now
-                if not state.heartbeat(self.run_id, time.time()):
-                    log.error("engine lock taken by another run; stopping")
-                    self.request_stop()
-            if now - last_schedule >= SCHEDULE_POLL_SECONDS:
-                last_schedule = now
-                self.reload_accounts()
-                self.reload_campaigns()
-                self.start_due()
-                self.refresh_scheduled()
-            applied = 0
-            if now - last_poll >= COMMAND_POLL_SECONDS:
-                last_poll = now
-                applied = self.apply_commands()
-            if applied or now - last_write >= STATS_WRITE_SECONDS:
-                last_write = now
-                state.write_stats(self.snapshot, time.time())
-            for run in self.campaigns.values():
-                if run.running and run.pending() == 0:
-                    run.maybe_complete()
+            # One bad turn (a locked database, a surprising row) must not end
+            # the heartbeat, the stats and the commands for the rest of the run.
+            try:
+                self.refresh_snapshot()
+                now = time.monotonic()
+                if now - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = now
+                    if not state.heartbeat(self.run_id, time.time()):
+                        log.error("engine lock taken by another run; stopping")
+                        self.request_stop()
+                if now - last_schedule >= SCHEDULE_POLL_SECONDS:
+                    last_schedule = now
+                    self.reload_accounts()
+                    self.reload_campaigns()
+                    self.start_due()
+                    self.refresh_scheduled()
+                applied = 0
+                if now - last_poll >= COMMAND_POLL_SECONDS:
+                    last_poll = now
+                    applied = self.apply_commands()
+                if applied or now - last_write >= STATS_WRITE_SECONDS:
+                    last_write = now
+                    state.write_stats(self.snapshot, time.time())
+                for run in self.campaigns.values():
+                    if run.running and run.pending() == 0:
+                        run.maybe_complete()
+            except Exception:
+                log.exception("engine housekeeping failed; retrying")
 
     def apply_commands(self) -> int:
         """Apply commands from attached consoles, in order; returns how many."""
