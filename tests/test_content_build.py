@@ -292,3 +292,17 @@ def test_messages_are_dkim_signed_and_verify_against_the_published_key(store):
     assert {"list-unsubscribe", "list-unsubscribe-post", "from", "subject"} <= set(signed)
     assert "d=example.com;" in signature and "s=s1;" in signature
     assert_well_formed(rendered.data)
+
+
+@pytest.mark.parametrize(
+    "unsubscribe",
+    [
+        {"base_url": "https://listes.exemple-été.fr/u"},
+        {"base_url": "https://lists.example.com/" + "u" * 500},
+        {"mailto": "désabonner@example.com"},
+    ],
+)
+def test_an_unsubscribe_address_that_cannot_go_in_the_header_fails_the_compile(store, unsubscribe):
+    campaign_id = make_campaign(store)
+    with pytest.raises(CompileError, match=r"\[unsubscribe\] (base_url|mailto)"):
+        compile_campaign(store, campaign_id, config(**unsubscribe))

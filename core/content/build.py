@@ -53,6 +53,29 @@ class RenderedMessage:
     message_id: str  # as in the Message-ID header, with its angle brackets
 
 
+# List-Unsubscribe is written as raw bytes without folding: its parts must be
+# plain ASCII and short enough to keep the header within 998 octets.
+_MAX_UNSUBSCRIBE_BASE = 400
+
+
+def _unsubscribe_base(config: Config) -> str:
+    url = clean(config.get("unsubscribe", "base_url"))
+    # (Whether it is https:// is the pre-launch check's call: it blocks a bulk send.)
+    if not url.isascii() or len(url) > _MAX_UNSUBSCRIBE_BASE:
+        raise CompileError(
+            f"[unsubscribe] base_url must be an ASCII address of at most "
+            f"{_MAX_UNSUBSCRIBE_BASE} characters (punycode a non-ASCII host), not {url!r}"
+        )
+    return url
+
+
+def _unsubscribe_mailto(config: Config) -> str:
+    address = clean(config.get("unsubscribe", "mailto"))
+    if address and (not address.isascii() or len(address) > _MAX_UNSUBSCRIBE_BASE):
+        raise CompileError(f"[unsubscribe] mailto must be a plain ASCII address, not {address!r}")
+    return address
+
+
 def load_signer(store: Any, domain: str) -> DkimSigner | None:
     """The DKIM signer for the From domain (its newest key), None when it has none.
 
@@ -311,8 +334,8 @@ def compile_campaign(
         msgid_domain=domain,
         segments=segments,
         secret=unsubscribe_secret(store),
-        base_url=clean(config.get("unsubscribe", "base_url")),
-        mailto=clean(config.get("unsubscribe", "mailto")),
+        base_url=_unsubscribe_base(config),
+        mailto=_unsubscribe_mailto(config),
         smtputf8=smtputf8,
         signer=load_signer(store, domain),
         clock=clock,
