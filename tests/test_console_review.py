@@ -1,0 +1,15 @@
+"""Defects an operator meets at 80x24: what they type must show, and keys go where they look."""
+
+from __future__ import annotations
+
+from tests.support.console import make_app
+from tests.support.screen import screen_text
+
+
+async def test_the_colon_line_shows_what_is_typed(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(":", *"camp")
+        await pilot.pause()
+        bottom = screen_text(app).splitlines()[-1]
+        assert "camp" in bottom
