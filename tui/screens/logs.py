@@ -190,7 +190,7 @@ class LogsScreen(BaseScreen):
     LogsScreen #filterbar { height: 1; padding: 0 1; color: $text-muted; }
     LogsScreen #filter, LogsScreen #export { dock: bottom; display: none; height: 1;
         border: none; padding: 0 1; }
-    LogsScreen .-open { display: block; }
+    LogsScreen #filter.-open, LogsScreen #export.-open { display: block; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("slash", "filter", "Filter", key_display="/"),
