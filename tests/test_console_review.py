@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual import events
+
 from tests.support.console import make_app
 from tests.support.screen import screen_text
 
@@ -24,3 +26,41 @@ async def test_the_log_filter_and_export_lines_show_what_is_typed(demo_db):
         await pilot.press("escape", "e")
         await pilot.pause()
         assert "postroom-log.csv" in screen_text(app).splitlines()[-1]
+
+
+def _burst(app, keys: list[tuple[str, str | None]]) -> None:
+    """Keys arriving together, as a fast typist or a slow SSH link delivers them."""
+    for key, char in keys:
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_a_burst_of_colon_lists_goes_to_the_colon_line_not_the_dashboard(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        _burst(app, [("colon", ":"), *((c, c) for c in "lists"), ("enter", "\r")])
+        await pilot.pause()
+        await pilot.pause()
+        assert app.current_mode == "lists"  # `l` did not start a launch on the dashboard
+        assert not any("launch" in str(n.message) for n in app._notifications)
+
+
+async def test_a_burst_after_slash_filters_instead_of_pausing_an_account(demo_db):
+    app = make_app(demo_db, start_view="accounts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        _burst(app, [("slash", "/"), ("p", "p")])
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.filter_text == "p"
+        assert app.store.accounts.all()[0]["state"] == "active"
+
+
+async def test_colon_and_slash_typed_into_a_field_are_text(demo_db):
+    app = make_app(demo_db, start_view="logs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"campaign:welcome", "space", *"a/b")
+        await pilot.pause()
+        assert app.screen.query_one("#filter").value == "campaign:welcome a/b"

@@ -37,7 +37,7 @@ class CommandBar(Input):
         self.value = ""
         self.can_focus = True
         self.add_class("-open")
-        self.focus()
+        self.screen.set_focus(self)  # at once: the keys after `:` come here (app.py)
 
     def action_close(self) -> None:
         self.remove_class("-open")
