@@ -64,3 +64,14 @@ async def test_colon_and_slash_typed_into_a_field_are_text(demo_db):
         await pilot.press("slash", *"campaign:welcome", "space", *"a/b")
         await pilot.pause()
         assert app.screen.query_one("#filter").value == "campaign:welcome a/b"
+
+
+async def test_enter_on_an_account_opens_its_form(demo_db):
+    from tui.screens.account_form import AccountForm
+
+    app = make_app(demo_db, start_view="accounts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountForm)
+        assert app.screen.crumb == "accounts › demo-sink"
