@@ -75,3 +75,17 @@ async def test_enter_on_an_account_opens_its_form(demo_db):
         await pilot.pause()
         assert isinstance(app.screen, AccountForm)
         assert app.screen.crumb == "accounts › demo-sink"
+
+
+async def test_saving_a_preview_where_it_cannot_be_written_says_why(demo_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(demo_db, start_view="campaigns")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        preview = app.screen.preview
+        (tmp_path / f"{app.screen.compiled.campaign_id}-{preview.subscriber_id}.eml").mkdir()
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.is_running
+        assert any("cannot save" in str(n.message) for n in app._notifications)
