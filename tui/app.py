@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.widgets import Input
 
 from core.config import Config
 from core.engine import Engine, LocalControl, RemoteControl
@@ -41,7 +43,9 @@ class PostroomApp(App):
     MODES: ClassVar = dict(VIEWS)
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("colon", "command", "Jump to view", key_display=":"),
+        # Priority: the `:` is handled as it arrives, so the keys typed after it
+        # reach the command line even when they come in one burst (slow link).
+        Binding("colon", "command", "Jump to view", key_display=":", priority=True),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -128,7 +132,10 @@ class PostroomApp(App):
     # -- navigation ---------------------------------------------------------
 
     def action_command(self) -> None:
-        self.screen.query_one(CommandBar).open()
+        bars = self.screen.query(CommandBar)
+        if not bars or isinstance(self.focused, Input):
+            raise SkipAction  # a dialog, or a `:` typed into a field
+        bars.first().open()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -133,8 +133,8 @@ class AccountsScreen(TableScreen):
         key = self.selected_key
         return self.accounts.get(key) if key is not None else None
 
-    def on_data_table_row_selected(self, event: object) -> None:
-        self.run_action("edit")
+    async def on_data_table_row_selected(self, event: object) -> None:
+        await self.run_action("edit")  # Enter reaches the table, not the screen's binding
 
     # -- create / edit / duplicate / delete -------------------------------------
 

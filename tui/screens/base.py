@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,6 +18,10 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from tui.widgets.command_bar import CommandBar
 from tui.widgets.header import ViewHeader
+
+# `/` is handled as it arrives (priority), like `:`: the keys typed after it are
+# text even when they come in one burst, never single-key actions on the view.
+SLASH = {"key": "slash", "key_display": "/", "priority": True}
 
 
 class BaseScreen(Screen):
@@ -31,6 +36,14 @@ class BaseScreen(Screen):
     def refresh_header(self) -> None:
         for header in self.query(ViewHeader):
             header.refresh()
+
+    def open_line(self, box: Input) -> None:
+        """Show a one-line input (filter, search) and focus it at once."""
+        if isinstance(self.focused, Input):
+            raise SkipAction  # a `/` typed into a field is text
+        box.can_focus = True
+        box.add_class("-open")
+        self.set_focus(box)
 
     @property
     def store(self):  # noqa: ANN201 - core.store.Store
@@ -61,7 +74,7 @@ class TableScreen(BaseScreen):
     TableScreen #empty.-shown { display: block; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding(action="filter", description="Filter", **SLASH),
         Binding("escape", "clear_filter", "Clear filter / back", key_display="esc", show=False),
     ]
     columns: ClassVar[tuple[str, ...]] = ()
@@ -133,10 +146,7 @@ class TableScreen(BaseScreen):
         self._show()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.can_focus = True
-        box.add_class("-open")
-        box.focus()
+        self.open_line(self.query_one("#filter", Input))
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -19,7 +19,7 @@ from core.lists.export import export_subscribers
 from core.store import Store, StoreError
 from tui.format import count
 from tui.readonly import mutating
-from tui.screens.base import BaseScreen, TableScreen
+from tui.screens.base import SLASH, BaseScreen, TableScreen
 from tui.screens.dialogs import ConfirmDialog
 from tui.screens.list_dialogs import ImportDialog, PromptDialog, SegmentEditor
 from tui.widgets.paged_table import PagedTable, Row
@@ -191,7 +191,7 @@ class SubscribersScreen(BaseScreen):
     SubscribersScreen #search.-open { display: block; }
     """
     BINDINGS: ClassVar = [
-        Binding("slash", "search", "Search", key_display="/"),
+        Binding(action="search", description="Search", **SLASH),
         Binding("escape", "back", "Back", show=False),
     ]
     LIVE_SEARCH = 100_000  # a search is a scan: as-you-type only while it is cheap
@@ -234,10 +234,7 @@ class SubscribersScreen(BaseScreen):
         self.query_one("#found", Static).update(text)
 
     def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        box.can_focus = True
-        box.add_class("-open")
-        box.focus()
+        self.open_line(self.query_one("#search", Input))
 
     @on(Input.Changed, "#search")
     def _search_typed(self, event: Input.Changed) -> None:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -31,7 +32,7 @@ from textual.widgets import Input, Static
 from core.store import DELIVERY_STATES, Store, StoreError
 from core.store.deliveries import LogFilter
 from tui.format import count, stamp
-from tui.screens.base import BaseScreen
+from tui.screens.base import SLASH, BaseScreen
 from tui.widgets.log_view import LogView
 
 
@@ -190,10 +191,10 @@ class LogsScreen(BaseScreen):
     LogsScreen #filterbar { height: 1; padding: 0 1; color: $text-muted; }
     LogsScreen #filter, LogsScreen #export { dock: bottom; display: none; height: 1;
         border: none; padding: 0 1; }
-    LogsScreen .-open { display: block; }
+    LogsScreen #filter.-open, LogsScreen #export.-open { display: block; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding(action="filter", description="Filter", **SLASH),
         Binding("f", "follow", "Follow"),
         Binding("enter", "attempts", "Attempts"),
         Binding("e", "export", "Export CSV"),
@@ -267,10 +268,10 @@ class LogsScreen(BaseScreen):
 
     def _open(self, name: str, value: str) -> None:
         box = self.query_one(f"#{name}", Input)
+        if isinstance(self.focused, Input):
+            raise SkipAction  # typed into a field: text
         box.value = value
-        box.can_focus = True
-        box.add_class("-open")
-        box.focus()
+        self.open_line(box)
 
     def _close(self, box: Input) -> None:
         box.can_focus = False

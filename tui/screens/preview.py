@@ -92,5 +92,9 @@ class PreviewScreen(BaseScreen):
             self.notify("Nothing to save", severity="warning")
             return
         path = Path.cwd() / f"{self.compiled.campaign_id}-{self.preview.subscriber_id}.eml"
-        path.write_bytes(self.preview.data)
+        try:
+            path.write_bytes(self.preview.data)
+        except OSError as exc:  # one line for the operator; the console stays up
+            self.notify(f"{path}: cannot save: {exc.strerror or exc}", severity="error")
+            return
         self.notify(f"Saved {path}")

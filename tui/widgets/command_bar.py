@@ -13,7 +13,7 @@ class CommandBar(Input):
     """Hidden until `:`; Enter posts ``CommandBar.Submitted``, Esc closes it."""
 
     DEFAULT_CSS = """
-    CommandBar { dock: bottom; display: none; border: none; height: 1; padding: 0 1; }
+    CommandBar { dock: bottom; display: none; padding: 0 1; }
     CommandBar.-open { display: block; }
     """
     BINDINGS = [Binding("escape", "close", "Close", show=False)]
@@ -25,7 +25,8 @@ class CommandBar(Input):
             self.argument = argument
 
     def __init__(self) -> None:
-        super().__init__(placeholder="view or command (tab completes, esc closes)")
+        # Compact: a focused Input's tall border would leave no line for the text.
+        super().__init__(placeholder="view or command (tab completes, esc closes)", compact=True)
         self.can_focus = False  # only while open, so views keep their focus
 
     def on_mount(self) -> None:
@@ -36,7 +37,7 @@ class CommandBar(Input):
         self.value = ""
         self.can_focus = True
         self.add_class("-open")
-        self.focus()
+        self.screen.set_focus(self)  # at once: the keys after `:` come here (app.py)
 
     def action_close(self) -> None:
         self.remove_class("-open")
