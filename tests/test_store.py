@@ -103,3 +103,15 @@ def test_transaction_rolls_back_everything_on_error(store):
         store.lists.create("a")
         raise RuntimeError("boom")
     assert store.lists.by_name("a") is None
+
+
+def test_each_new_database_has_its_own_unsubscribe_secret(tmp_path):
+    from core.content.unsubscribe import unsubscribe_secret
+
+    first, second = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    secret = unsubscribe_secret(first)
+    assert len(secret) == 32 and secret != unsubscribe_secret(second)
+    # Reading it writes nothing: preview and check stay read-only.
+    before = first.db.conn.total_changes
+    assert unsubscribe_secret(first) == secret
+    assert first.db.conn.total_changes == before

@@ -12,8 +12,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 from urllib.parse import quote
+
+from core.store import StoreError
 
 SECRET_SETTING = "unsubscribe_secret"
 _CONTEXT = b"postroom-unsubscribe\0"
@@ -55,12 +56,10 @@ def parse_token(secret: bytes, token: str) -> tuple[str, int | None] | None:
 
 
 def unsubscribe_secret(store) -> bytes:  # noqa: ANN001 - core.store.Store
-    """The secret, made on first use; one write transaction so two processes agree."""
-    with store.db.transaction():
-        value = store.settings.get(SECRET_SETTING)
-        if value is None:
-            value = secrets.token_hex(32)
-            store.settings.set(SECRET_SETTING, value)
+    """The secret the tokens are signed with (made with the database, migration 3)."""
+    value = store.settings.get(SECRET_SETTING)
+    if value is None:
+        raise StoreError(f"{store.path}: the unsubscribe secret is missing from its settings")
     return bytes.fromhex(value)
 
 

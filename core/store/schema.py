@@ -233,6 +233,13 @@ MIGRATIONS: list[str] = [
     DROP INDEX deliveries_domain;
     CREATE INDEX deliveries_domain_activity ON deliveries (domain, updated_at);
     """,
+    # 3: the unsubscribe-token secret is made with the database, so looking at
+    # a campaign (preview, check) never has to write, even in --readonly.
+    # randomblob() is SQLite's CSPRNG, seeded from the operating system.
+    """
+    INSERT OR IGNORE INTO settings (key, value)
+    VALUES ('unsubscribe_secret', json_quote(lower(hex(randomblob(32)))));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
