@@ -68,6 +68,9 @@ class PostroomApp(App):
             lambda: Engine(self.db_path, self.config, user=self.user)
         )
         self.check_options: dict[str, Any] = {}  # extra run_check arguments (the demo's DNS)
+        # The demo's capture server and temporary database end with the console:
+        # there is nothing for a detached engine to hand the send over to.
+        self.can_hand_over = True
         self.control: Any = None  # LocalControl or RemoteControl; used on the control thread
         # One thread runs control calls in order: RemoteControl blocks until the engine
         # applied a command, and the UI thread must never wait for that.
@@ -268,7 +271,7 @@ class PostroomApp(App):
         if isinstance(self.screen, QuitDialog):
             return
         names = ", ".join(name for _, name in running)
-        self.push_screen(QuitDialog(names), self._quit_answer)
+        self.push_screen(QuitDialog(names, can_hand_over=self.can_hand_over), self._quit_answer)
 
     def _quit_answer(self, answer: str | None) -> None:
         if answer in ("background", "pause"):

@@ -69,7 +69,9 @@ def demo_dns(db: Path) -> DemoDns:
     )
 
 
-def _run_console(db: Path, args: argparse.Namespace, **check_options: Any) -> int:
+def _run_console(
+    db: Path, args: argparse.Namespace, *, can_hand_over: bool = True, **check_options: Any
+) -> int:
     from tui.app import PostroomApp  # textual loads only when a console opens
 
     app = PostroomApp(
@@ -79,6 +81,7 @@ def _run_console(db: Path, args: argparse.Namespace, **check_options: Any) -> in
         start_view=getattr(args, "view", "dashboard"),
     )
     app.check_options = check_options
+    app.can_hand_over = can_hand_over
     app.run(mouse=app.config.get("console", "mouse"))
     return 0
 
@@ -94,6 +97,8 @@ def open_demo(args: argparse.Namespace) -> int:
         db = Path(workdir) / "demo.db"
         build_demo(db, sink.port).close()
         # `l` launches the welcome campaign to the capture server: a full rehearsal.
-        status = _run_console(db, args, resolver=demo_dns(db), use_spamassassin=False)
+        status = _run_console(
+            db, args, can_hand_over=False, resolver=demo_dns(db), use_spamassassin=False
+        )
     print(f"demo: the capture server received {sink.handler.count} message(s).")
     return status

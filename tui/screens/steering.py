@@ -98,24 +98,29 @@ class QuitDialog(ModalScreen[str | None]):
         Binding("left,right,tab", "app.focus_next", show=False),
     ]
 
-    def __init__(self, campaigns: str) -> None:
+    def __init__(self, campaigns: str, *, can_hand_over: bool = True) -> None:
         super().__init__()
         self.campaigns = campaigns
+        self.can_hand_over = can_hand_over
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(
-                f"This console's engine is sending {self.campaigns}.\n\n"
-                "Keep sending in the background (a detached `postroom run` takes over;"
-                " consoles opened later attach to it), or pause the campaigns and quit?"
-            )
+            if self.can_hand_over:
+                question = (
+                    "Keep sending in the background (a detached `postroom run` takes over;"
+                    " consoles opened later attach to it), or pause the campaigns and quit?"
+                )
+            else:  # the demo: its capture server and database end with the console
+                question = "The demo ends with this console. Pause the campaigns and quit?"
+            yield Static(f"This console's engine is sending {self.campaigns}.\n\n{question}")
             with Horizontal():
-                yield Button("Keep sending", id="background", variant="primary")
+                if self.can_hand_over:
+                    yield Button("Keep sending", id="background", variant="primary")
                 yield Button("Pause and quit", id="pause", variant="warning")
                 yield Button("Stay", id="stay")
 
     def on_mount(self) -> None:
-        self.query_one("#background", Button).focus()
+        self.query_one("#background" if self.can_hand_over else "#stay", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None if event.button.id == "stay" else event.button.id)
