@@ -96,17 +96,21 @@ async def with_console(path: Path, seconds: float, presses: int) -> dict[str, An
         plus: list[tuple[float, float]] = []
         before, started = sent(control), time.perf_counter()
         n = 0
-        while time.perf_counter() - started < seconds:
-            up = n % 2 == 0
+
+        async def rate_step(up: bool) -> tuple[float, float]:
             target = RATE_HIGH if up else RATE_LOW
             label = f"/{target / 1000:g}k/s"
-            timing = await press_and_time(
+            return await press_and_time(
                 app,
                 "plus" if up else "minus",
                 "+" if up else "-",
-                lambda label=label: cell(app, "accounts", account_key, 2).endswith(label),
-                lambda target=target: engine_rate() == target and app.controls_pending == 0,
+                lambda: cell(app, "accounts", account_key, 2).endswith(label),
+                lambda: engine_rate() == target and app.controls_pending == 0,
             )
+
+        while time.perf_counter() - started < seconds:
+            up = n % 2 == 0
+            timing = await rate_step(up)
             if up:
                 plus.append(timing)
             n += 1
@@ -137,16 +141,8 @@ async def with_console(path: Path, seconds: float, presses: int) -> dict[str, An
                 await asyncio.sleep(0.2)
         while len(plus) < presses:  # more `+` samples, outside the throughput window
             for up in (True, False):
-                target = RATE_HIGH if up else RATE_LOW
-                label = f"/{target / 1000:g}k/s"
                 accounts.focus()
-                timing = await press_and_time(
-                    app,
-                    "plus" if up else "minus",
-                    "+" if up else "-",
-                    lambda label=label: cell(app, "accounts", account_key, 2).endswith(label),
-                    lambda target=target: engine_rate() == target and app.controls_pending == 0,
-                )
+                timing = await rate_step(up)
                 if up:
                     plus.append(timing)
                 await asyncio.sleep(0.2)

@@ -15,16 +15,9 @@ from tests.support.engine_setup import (
     ledger_states,
     make_campaign,
     simple_compile,
+    wait_until,
 )
 from tests.support.smtp_server import ScriptedSMTPServer
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
 
 
 def campaign_stats(control, campaign_id: int) -> dict:

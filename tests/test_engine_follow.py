@@ -18,20 +18,13 @@ from tests.support.engine_setup import (
     ledger_states,
     make_campaign,
     simple_compile,
+    wait_until,
 )
 from tests.support.smtp_server import ScriptedSMTPServer, reply
 from tui.cli import main
 
 # Generous bounds: the engine re-reads edited rows each second; a busy CI core may lag.
 FOLLOW_TIMEOUT = 5.0
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
 
 
 def quiet(control: LocalControl, account_id: int) -> bool:

@@ -6,6 +6,7 @@ it builds each message by splicing the recipient into fixed bytes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,15 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:  # noqa: ANN001
+    """Poll from a plain thread (an engine under LocalControl runs in its own)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
 
 
 async def until(predicate, timeout: float = 10.0) -> None:
